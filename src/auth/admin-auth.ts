@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../errors";
+import { secretsEqual } from "../crypto/hash";
+import type { AdminPrincipal, AppEnv } from "../http/context";
+import { findSpaceBySlug } from "../spaces/store";
+import { namedSpaceSlug } from "../spaces/resolve";
+import { API_KEY_PREFIX, anyActiveApiKey, findApiKeyBySecret } from "./api-keys";
+import { requirementFor, scopesAllow, type Scope } from "./scopes";
+import type { SpaceRow } from "../db/schema";
+
+const ADMIN_PREFIX = "/api/loyalty/admin";
+const SPACE_PATH = /^\/spaces\/([^/]+)(?:\/|$)/;
+
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * The Admin API's single gate: who is calling (root key or space key), which space the
+ * request acts in, and whether the credential's scopes allow this method and path.
+ */
+export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const config = c.var.config;
+  const db = c.var.db;
+  const adminPath = c.req.path.slice(ADMIN_PREFIX.length) || "/";
+  const needs = requirementFor(c.req.method, adminPath);
+
+  const presented = bearerToken(c.req.header("authorization"));
+  let principal: AdminPrincipal | undefined;
+  let keySpace: SpaceRow | undefined;
+  if (presented !== undefined && config.adminRootKey && (await secretsEqual(presented, config.adminRootKey))) {
+    principal = { kind: "root" };
+  } else if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
+    const found = await findApiKeyBySecret(db, presented);
+    if (found?.key.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked");
+    if (found) {
+      principal = { kind: "key", keyId: found.key.id, spaceId: found.key.spaceId, scopes: found.key.scopes as Scope[] };
+      keySpace = found.space;
+    }
+  }
+  if (!principal) {
+    // Fail closed, but say so when nothing at all could ever authenticate (SPEC §3.1).
+    if (!config.adminRootKey && !(await anyActiveApiKey(db))) {
+      throw new ApiError("not_configured", "no ADMIN_ROOT_KEY is set and no API key exists");
+    }
+    throw presented === undefined
+      ? new ApiError("missing_credential", "send Authorization: Bearer <admin key>", [], { "WWW-Authenticate": "Bearer" })
+      : new ApiError("invalid_credential", "unknown admin key", [], { "WWW-Authenticate": "Bearer" });
+  }
+
+  if (needs === "root" && principal.kind !== "root") {
+    throw new ApiError("insufficient_scope", "only the deployment's root key manages spaces");
+  }
+
+  if (needs !== "root") {
+    const pathSlug = SPACE_PATH.exec(adminPath)?.[1];
+    const named = namedSpaceSlug(c.req.raw, config, pathSlug);
+    let space: SpaceRow | undefined;
+    if (principal.kind === "root") {
+      const slug = named ?? "default";
+      space = await findSpaceBySlug(db, config, slug);
+      if (!space) throw new ApiError("not_found", `no space '${slug}'`);
+    } else {
+      space = keySpace!;
+      if (named !== undefined && named !== space.slug) {
+        throw new ApiError("wrong_space", "this API key belongs to another space");
+      }
+      if (!scopesAllow(principal.scopes, needs)) {
+        throw new ApiError("insufficient_scope", `this API key lacks the '${needs}' scope`);
+      }
+    }
+    c.set("space", space);
+  }
+  c.set("principal", principal);
+  return next();
+};

@@ -1,0 +1,92 @@
+import type { JSONWebKeySet } from "jose";
+import { checkOutboundUrl, type UrlPolicyOptions } from "../outbound/url-policy";
+
+// An operator IdP's JWKS, fetched from `auth.jwksUrl` (SPEC §3.3) under the outbound URL
+// policy (§8.3): checked again before every fetch, no redirects followed, bounded time
+// and size. Keys are cached per isolate. An unknown `kid` refetches at most once per
+// 5 minutes (so forged kids cannot make us hammer the IdP), and a failed refetch keeps
+// the keys we already have: an IdP outage must not log every user out.
+
+const REFETCH_INTERVAL_MS = 5 * 60_000;
+const MAX_AGE_MS = 60 * 60_000;
+const FETCH_TIMEOUT_MS = 5_000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+interface Entry {
+  jwks: JSONWebKeySet | undefined;
+  fetchedAt: number;
+  attemptedAt: number;
+}
+
+const entries = new Map<string, Entry>();
+
+export class JwksUnavailableError extends Error {}
+
+async function fetchJwks(url: string, policy: UrlPolicyOptions): Promise<JSONWebKeySet> {
+  const verdict = checkOutboundUrl(url, policy);
+  if (!verdict.ok) throw new JwksUnavailableError(`jwksUrl refused: ${verdict.reason}`);
+  const response = await fetch(verdict.url, {
+    redirect: "manual",
+    headers: { Accept: "application/json" },
+    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+  });
+  if (response.status !== 200 || !response.body) {
+    throw new JwksUnavailableError(`jwksUrl answered ${response.status}`);
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw new JwksUnavailableError("jwksUrl answered more than 64 KiB");
+    }
+    chunks.push(value);
+  }
+  const text = new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+  const body = JSON.parse(text) as { keys?: unknown };
+  if (!body || !Array.isArray(body.keys)) throw new JwksUnavailableError("jwksUrl did not answer a JWKS");
+  // Only public asymmetric keys: an `oct` key here would let HS256 tokens through.
+  const keys = body.keys.filter(
+    (k): k is JSONWebKeySet["keys"][number] =>
+      typeof k === "object" && k !== null && ["RSA", "EC", "OKP"].includes((k as { kty?: string }).kty ?? "") && !("d" in k),
+  );
+  return { keys };
+}
+
+/**
+ * The JWKS for `url`, refreshed when `kid` is unknown or the copy is old, within the
+ * refetch interval. Throws JwksUnavailableError only when no copy exists at all.
+ */
+export async function remoteJwks(
+  url: string,
+  kid: string | undefined,
+  policy: UrlPolicyOptions,
+  now = Date.now(),
+): Promise<JSONWebKeySet> {
+  const entry = entries.get(url);
+  const knowsKid = entry?.jwks && (kid === undefined || entry.jwks.keys.some((k) => k.kid === kid));
+  const stale = !entry?.jwks || !knowsKid || now - entry.fetchedAt > MAX_AGE_MS;
+  const mayFetch = !entry || now - entry.attemptedAt >= REFETCH_INTERVAL_MS;
+  if (stale && mayFetch) {
+    const attempt: Entry = { jwks: entry?.jwks, fetchedAt: entry?.fetchedAt ?? 0, attemptedAt: now };
+    entries.set(url, attempt);
+    try {
+      attempt.jwks = await fetchJwks(url, policy);
+      attempt.fetchedAt = now;
+    } catch (e) {
+      if (!attempt.jwks) throw e instanceof JwksUnavailableError ? e : new JwksUnavailableError(String(e));
+    }
+    return attempt.jwks!;
+  }
+  if (!entry?.jwks) throw new JwksUnavailableError("the identity provider's keys are not available yet");
+  return entry.jwks;
+}
+
+/** Test hook: forget every cached JWKS. */
+export function clearRemoteJwksCache(): void {
+  entries.clear();
+}

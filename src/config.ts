@@ -1,0 +1,68 @@
+import { z } from "zod";
+import type { Env } from "./env";
+
+const flag = z
+  .string()
+  .optional()
+  .transform((v) => v === "true" || v === "1");
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
+const nonNegativeInt = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        ctx.addIssue({ code: "custom", message: `not a non-negative integer: ${v}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const configSchema = z.object({
+  PUBLIC_BASE_URL: optionalText.transform((v) => v?.replace(/\/+$/, "")),
+  SPACE_HOST_SUFFIX: optionalText.transform((v) => v?.toLowerCase().replace(/^\.+|\.+$/g, "")),
+  ALLOW_PRIVATE_WEBHOOK_TARGETS: flag,
+  DEFINITIONS_TTL_MS: nonNegativeInt(2000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info"),
+  MAX_ACTIVE_CAMPAIGNS: nonNegativeInt(1000),
+  ADMIN_ROOT_KEY: optionalText,
+  SIGNING_KEY_SECRET: optionalText,
+});
+
+/** Typed deployment settings; vars are strings in wrangler.toml, "" meaning unset. */
+export type Config = {
+  publicBaseUrl: string | undefined;
+  spaceHostSuffix: string | undefined;
+  allowPrivateTargets: boolean;
+  definitionsTtlMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  maxActiveCampaigns: number;
+  adminRootKey: string | undefined;
+  signingKeySecret: string | undefined;
+};
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the environment once per isolate (env objects are stable per isolate). */
+export function configOf(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const v = configSchema.parse(env);
+  const config: Config = {
+    publicBaseUrl: v.PUBLIC_BASE_URL,
+    spaceHostSuffix: v.SPACE_HOST_SUFFIX,
+    allowPrivateTargets: v.ALLOW_PRIVATE_WEBHOOK_TARGETS,
+    definitionsTtlMs: v.DEFINITIONS_TTL_MS,
+    logLevel: v.LOG_LEVEL,
+    maxActiveCampaigns: v.MAX_ACTIVE_CAMPAIGNS,
+    adminRootKey: v.ADMIN_ROOT_KEY,
+    signingKeySecret: v.SIGNING_KEY_SECRET,
+  };
+  cache.set(env, config);
+  return config;
+}

@@ -1,0 +1,129 @@
+import { z } from "@hono/zod-openapi";
+import { isValidTimeZone } from "../lib/time";
+
+// What an operator may write about a space (SPEC §3.1, §3.3). The same schemas validate
+// POST bodies, PATCH results (after the merge patch) and generate the OpenAPI document.
+
+export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const ATTRIBUTE_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:@|+-]{1,128}$/;
+
+export const slugSchema = z
+  .string()
+  .regex(SLUG_PATTERN, "a slug is 1-63 lowercase letters, digits and inner hyphens")
+  .openapi({ example: "fc-united" });
+
+export const timezoneSchema = z
+  .string()
+  .refine(isValidTimeZone, "not a valid IANA time zone")
+  .openapi({ example: "Europe/London" });
+
+const publicJwkSchema = z
+  .looseObject({
+    kty: z.enum(["RSA", "EC", "OKP"], "only public RSA, EC or OKP keys are accepted"),
+    kid: z.string().max(256).optional(),
+    alg: z.string().max(32).optional(),
+  })
+  .refine((jwk) => !["d", "p", "q", "dp", "dq", "qi", "k"].some((part) => part in jwk), {
+    message: "a JWKS must hold public keys only",
+  });
+
+const idpBase = {
+  /** Required with every IdP source: tokens must name this exact issuer and audience. */
+  issuer: z.string().min(1).max(512),
+  audience: z.string().min(1).max(512),
+  userIdClaim: z.string().min(1).max(128).default("sub"),
+};
+
+/**
+ * Exactly one token source besides the space's own signer. HS256 excludes the
+ * asymmetric sources so no key can ever serve both HMAC and signatures (alg confusion).
+ */
+export const spaceAuthSchema = z
+  .strictObject({
+    ...idpBase,
+    jwks: z.strictObject({ keys: z.array(publicJwkSchema).min(1).max(20) }).optional(),
+    jwksUrl: z.string().max(2048).optional(),
+    hs256Secret: z
+      .string()
+      .refine((s) => new TextEncoder().encode(s).byteLength >= 32, "must be at least 32 bytes")
+      .refine((s) => s.length <= 512, "must be at most 512 characters")
+      .optional(),
+  })
+  .superRefine((auth, ctx) => {
+    const sources = ["jwks", "jwksUrl", "hs256Secret"].filter((k) => auth[k as keyof typeof auth] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: sources.length === 0 ? [] : [sources[1]!],
+        message: "set exactly one of jwks, jwksUrl or hs256Secret",
+      });
+    }
+  })
+  .openapi("SpaceAuth");
+
+export type SpaceAuthInput = z.infer<typeof spaceAuthSchema>;
+
+const corsOriginSchema = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}, "an origin is scheme://host[:port] with nothing after it");
+
+export const spaceSettingsSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  timezone: timezoneSchema.default("UTC"),
+  auth: spaceAuthSchema.nullable().default(null),
+  publicAttributes: z.array(z.string().regex(ATTRIBUTE_KEY_PATTERN, "not an attribute key")).max(50).default([]),
+  corsOrigins: z.array(corsOriginSchema).max(50).default([]),
+});
+
+export const createSpaceSchema = spaceSettingsSchema
+  .extend({ slug: slugSchema })
+  .openapi("CreateSpace");
+
+/** PATCH bodies are merge patches; the merged document is validated with spaceSettingsSchema. */
+export const patchSpaceSchema = z
+  .strictObject({
+    id: z.string().optional(),
+    slug: z.string().optional(),
+    name: z.unknown().optional(),
+    timezone: z.unknown().optional(),
+    auth: z.unknown().optional(),
+    publicAttributes: z.unknown().optional(),
+    corsOrigins: z.unknown().optional(),
+  })
+  .openapi("SpacePatch", { description: "JSON merge patch (RFC 7396) of a space's settings" });
+
+export const spaceAuthViewSchema = z
+  .object({
+    issuer: z.string(),
+    audience: z.string(),
+    userIdClaim: z.string(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+    jwksUrl: z.string().optional(),
+    hs256SecretSet: z.boolean().optional().openapi({ description: "the secret itself is never returned" }),
+  })
+  .openapi("SpaceAuthView");
+
+export const spaceSchema = z
+  .object({
+    id: z.string().openapi({ example: "spc_01jd…" }),
+    slug: z.string(),
+    name: z.string(),
+    timezone: z.string(),
+    auth: spaceAuthViewSchema.nullable(),
+    publicAttributes: z.array(z.string()),
+    corsOrigins: z.array(z.string()),
+    userTokenIssuer: z.string(),
+    userTokenAudience: z.string(),
+    version: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Space");
+
+export type SpaceView = z.infer<typeof spaceSchema>;

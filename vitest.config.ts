@@ -1,0 +1,29 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Test-only bindings: migrations for the setup file, a known root key,
+          // definitions never cached across requests (SPEC §5.9: "tests set 0").
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_ROOT_KEY: "test-root-key-0123456789abcdef0123456789",
+            SIGNING_KEY_SECRET: "k1:test-signing-secret-0123456789abcdef0123",
+            DEFINITIONS_TTL_MS: "0",
+            LOG_LEVEL: "error",
+          },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/setup.ts"],
+      include: ["test/**/*.test.ts"],
+    },
+  };
+});
