@@ -24,6 +24,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/setup.ts"],
       include: ["test/**/*.test.ts"],
+      // test/e2e runs in Node against a real `npm start` (vitest.e2e.config.ts).
+      exclude: ["test/e2e/**", "node_modules/**"],
     },
   };
 });
