@@ -28,10 +28,11 @@ export function newApp(): OpenAPIHono<AppEnv> {
   // Authentication comes before body parsing: an anonymous caller learns nothing from
   // how we would have parsed its body.
   const admin = newRouter();
-  admin.use("*", adminAuth, jsonBody, async (c, next) => {
+  // no-store first, so that problems from authentication and body parsing carry it too.
+  admin.use("*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
-  });
+  }, adminAuth, jsonBody);
   registerSpaceRoutes(admin);
   registerApiKeyRoutes(admin);
   registerUserTokenRoutes(admin);

@@ -8,7 +8,7 @@ import { FifoLock } from "./lock";
 // each a thin wrapper around the pure engine.
 
 /** Storage migrations, applied in order; the applied count lives in `schema_version`. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
 

@@ -1,0 +1,181 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { FifoLock } from "../../src/user/lock";
+import { MIGRATIONS, UserState, userObjectName } from "../../src/user/user-state";
+
+// The per-user Durable Object (SPEC §1.2): its name, its storage schema versioning and
+// its FIFO lock. No RPC here ever rejects (TOOLCHAIN: a rejected DO RPC leaks an
+// unhandled rejection in the pool).
+
+let counter = 0;
+function stubFor(userId = `u-${Date.now()}-${++counter}`, spaceId = "spc_test_user_state") {
+  return env.USERS.getByName(userObjectName(spaceId, userId));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe("userObjectName", () => {
+  it("is built from the space id and the user id, unambiguously", () => {
+    expect(JSON.parse(userObjectName("spc_1", "u:1"))).toEqual(["spc_1", "u:1"]);
+    const pairs: Array<[string, string]> = [
+      ["a", "b:c"],
+      ["a:b", "c"],
+      ["a", "b|c"],
+      ["a|b", "c"],
+      ['a"', "b"],
+      ["a", '"b'],
+      ["a,", "b"],
+      ["a", ",b"],
+    ];
+    const names = pairs.map(([s, u]) => userObjectName(s, u));
+    expect(new Set(names).size).toBe(pairs.length);
+  });
+
+  it("the same pair names the same object; another space names another", () => {
+    const a = env.USERS.idFromName(userObjectName("spc_1", "u1"));
+    const b = env.USERS.idFromName(userObjectName("spc_1", "u1"));
+    const c = env.USERS.idFromName(userObjectName("spc_2", "u1"));
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(false);
+  });
+});
+
+describe("UserState storage", () => {
+  it("schemaVersion() over RPC is the number of migrations", async () => {
+    expect(MIGRATIONS.length).toBeGreaterThan(0);
+    expect(await stubFor().schemaVersion()).toBe(MIGRATIONS.length);
+  });
+
+  it("the migrations created the meta table and recorded the version", async () => {
+    const stub = stubFor();
+    const { tables, version } = await runInDurableObject(stub, (instance: UserState, state) => {
+      expect(instance).toBeInstanceOf(UserState);
+      const tables = state.storage.sql
+        .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+        .toArray()
+        .map((r) => r.name);
+      const version = state.storage.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray();
+      return { tables, version };
+    });
+    expect(tables).toContain("meta");
+    expect(tables).toContain("schema_version");
+    expect(version).toEqual([{ version: MIGRATIONS.length }]);
+  });
+
+  it("the meta table is usable (key/value, key unique)", async () => {
+    const stub = stubFor();
+    const rows = await runInDurableObject(stub, (_instance: UserState, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`INSERT INTO meta (key, value) VALUES ('k', 'v1')`);
+      let duplicateRefused = false;
+      try {
+        sql.exec(`INSERT INTO meta (key, value) VALUES ('k', 'v2')`);
+      } catch {
+        duplicateRefused = true;
+      }
+      return { duplicateRefused, rows: sql.exec(`SELECT key, value FROM meta`).toArray() };
+    });
+    expect(rows).toEqual({ duplicateRefused: true, rows: [{ key: "k", value: "v1" }] });
+  });
+
+  it("objects are separate per user: one user's storage is not another's", async () => {
+    const first = stubFor();
+    const second = stubFor();
+    await runInDurableObject(first, (_i: UserState, state) => {
+      state.storage.sql.exec(`INSERT INTO meta (key, value) VALUES ('owner', 'first')`);
+    });
+    const seen = await runInDurableObject(second, (_i: UserState, state) =>
+      state.storage.sql.exec(`SELECT value FROM meta WHERE key = 'owner'`).toArray(),
+    );
+    expect(seen).toEqual([]);
+    expect(await second.schemaVersion()).toBe(MIGRATIONS.length);
+  });
+});
+
+describe("FifoLock", () => {
+  it("runs tasks one at a time, in arrival order, across awaits of timers", async () => {
+    const lock = new FifoLock();
+    const trace: string[] = [];
+    // The first task waits longest: without the lock the later ones would finish first.
+    const delays = [30, 5, 0, 15, 1];
+    const results = await Promise.all(
+      delays.map((ms, i) =>
+        lock.run(async () => {
+          trace.push(`start ${i}`);
+          await sleep(ms);
+          await Promise.resolve();
+          await sleep(0);
+          trace.push(`end ${i}`);
+          return i * 10;
+        }),
+      ),
+    );
+    expect(results).toEqual([0, 10, 20, 30, 40]);
+    expect(trace).toEqual(delays.flatMap((_, i) => [`start ${i}`, `end ${i}`]));
+  });
+
+  it("the same tasks without the lock interleave (the test above can tell)", async () => {
+    const trace: string[] = [];
+    const delays = [30, 5, 0];
+    await Promise.all(
+      delays.map(async (ms, i) => {
+        trace.push(`start ${i}`);
+        await sleep(ms);
+        trace.push(`end ${i}`);
+      }),
+    );
+    expect(trace).not.toEqual(delays.flatMap((_, i) => [`start ${i}`, `end ${i}`]));
+  });
+
+  it("a failing task rejects its own caller and does not block the next", async () => {
+    const lock = new FifoLock();
+    const trace: string[] = [];
+    const first = lock.run(async () => {
+      trace.push("first");
+      await sleep(5);
+      throw new Error("boom");
+    });
+    const second = lock.run(async () => {
+      trace.push("second");
+      return "ok";
+    });
+    const third = lock.run(() => {
+      trace.push("third");
+      return Promise.reject(new Error("sync-ish failure"));
+    });
+    const fourth = lock.run(async () => {
+      trace.push("fourth");
+      return 4;
+    });
+    await expect(first).rejects.toThrow("boom");
+    await expect(second).resolves.toBe("ok");
+    await expect(third).rejects.toThrow("sync-ish failure");
+    await expect(fourth).resolves.toBe(4);
+    expect(trace).toEqual(["first", "second", "third", "fourth"]);
+  });
+
+  it("a task that throws synchronously does not block the next either", async () => {
+    const lock = new FifoLock();
+    const thrown = lock.run((() => {
+      throw new Error("sync");
+    }) as () => Promise<never>);
+    await expect(thrown).rejects.toThrow("sync");
+    await expect(lock.run(async () => "after")).resolves.toBe("after");
+  });
+
+  it("a task queued from inside a running task runs after it", async () => {
+    const lock = new FifoLock();
+    const trace: string[] = [];
+    let inner: Promise<void> | undefined;
+    await lock.run(async () => {
+      trace.push("outer start");
+      inner = lock.run(async () => {
+        trace.push("inner");
+      });
+      await sleep(5);
+      trace.push("outer end");
+    });
+    await inner;
+    expect(trace).toEqual(["outer start", "outer end", "inner"]);
+  });
+});
