@@ -16,6 +16,8 @@ interface Entry {
   jwks: JSONWebKeySet | undefined;
   fetchedAt: number;
   attemptedAt: number;
+  /** The fetch in flight: concurrent callers wait for it instead of failing. */
+  pending?: Promise<void>;
 }
 
 const entries = new Map<string, Entry>();
@@ -67,16 +69,22 @@ export async function remoteJwks(
   policy: UrlPolicyOptions,
   now = Date.now(),
 ): Promise<JSONWebKeySet> {
+  const inFlight = entries.get(url)?.pending;
+  if (inFlight) await inFlight;
   const entry = entries.get(url);
   const knowsKid = entry?.jwks && (kid === undefined || entry.jwks.keys.some((k) => k.kid === kid));
   const stale = !entry?.jwks || !knowsKid || now - entry.fetchedAt > MAX_AGE_MS;
   const mayFetch = !entry || now - entry.attemptedAt >= REFETCH_INTERVAL_MS;
   if (stale && mayFetch) {
     const attempt: Entry = { jwks: entry?.jwks, fetchedAt: entry?.fetchedAt ?? 0, attemptedAt: now };
+    const fetched = fetchJwks(url, policy).then((jwks) => {
+      attempt.jwks = jwks;
+      attempt.fetchedAt = now;
+    });
+    attempt.pending = fetched.catch(() => {}).finally(() => (attempt.pending = undefined));
     entries.set(url, attempt);
     try {
-      attempt.jwks = await fetchJwks(url, policy);
-      attempt.fetchedAt = now;
+      await fetched;
     } catch (e) {
       if (!attempt.jwks) throw e instanceof JwksUnavailableError ? e : new JwksUnavailableError(String(e));
     }
