@@ -34,7 +34,7 @@ export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
     principal = { kind: "root" };
   } else if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
     const found = await findApiKeyBySecret(db, presented);
-    if (found?.key.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked");
+    if (found?.key.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked", [], { "WWW-Authenticate": "Bearer" });
     if (found) {
       principal = { kind: "key", keyId: found.key.id, spaceId: found.key.spaceId, scopes: found.key.scopes as Scope[] };
       keySpace = found.space;
@@ -53,6 +53,8 @@ export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (needs === "root" && principal.kind !== "root") {
     throw new ApiError("insufficient_scope", "only the deployment's root key manages spaces");
   }
+  // Root-only routes act in no space, but a malformed space name is still refused (SPEC §10).
+  if (needs === "root") namedSpaceSlug(c.req.raw, config);
 
   if (needs !== "root") {
     const pathSlug = SPACE_PATH.exec(adminPath)?.[1];

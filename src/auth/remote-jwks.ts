@@ -8,6 +8,8 @@ import { checkOutboundUrl, type UrlPolicyOptions } from "../outbound/url-policy"
 // the keys we already have: an IdP outage must not log every user out.
 
 const REFETCH_INTERVAL_MS = 5 * 60_000;
+/** With no keys at all every request fails, so a failed first fetch is retried sooner. */
+export const FIRST_FETCH_RETRY_MS = 30_000;
 const MAX_AGE_MS = 60 * 60_000;
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -23,6 +25,13 @@ interface Entry {
 const entries = new Map<string, Entry>();
 
 export class JwksUnavailableError extends Error {}
+
+/** Seconds until `url` may be fetched again after a failed first fetch (for Retry-After). */
+export function secondsUntilRetry(url: string, now = Date.now()): number {
+  const entry = entries.get(url);
+  if (!entry) return 1;
+  return Math.max(1, Math.ceil((entry.attemptedAt + FIRST_FETCH_RETRY_MS - now) / 1000));
+}
 
 async function fetchJwks(url: string, policy: UrlPolicyOptions): Promise<JSONWebKeySet> {
   const verdict = checkOutboundUrl(url, policy);
@@ -74,7 +83,8 @@ export async function remoteJwks(
   const entry = entries.get(url);
   const knowsKid = entry?.jwks && (kid === undefined || entry.jwks.keys.some((k) => k.kid === kid));
   const stale = !entry?.jwks || !knowsKid || now - entry.fetchedAt > MAX_AGE_MS;
-  const mayFetch = !entry || now - entry.attemptedAt >= REFETCH_INTERVAL_MS;
+  const interval = entry?.jwks ? REFETCH_INTERVAL_MS : FIRST_FETCH_RETRY_MS;
+  const mayFetch = !entry || now - entry.attemptedAt >= interval;
   if (stale && mayFetch) {
     const attempt: Entry = { jwks: entry?.jwks, fetchedAt: entry?.fetchedAt ?? 0, attemptedAt: now };
     const fetched = fetchJwks(url, policy).then((jwks) => {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../http/context";
-import { findSpaceBySlug } from "../spaces/store";
+import { findSpaceBySlug, originAllowedByAnySpace } from "../spaces/store";
 import { namedSpaceSlug } from "../spaces/resolve";
 import { bearerToken } from "./admin-auth";
 import { verifyUserToken } from "./verify-user-token";
@@ -27,7 +27,14 @@ export const userCors: MiddlewareHandler<AppEnv> = async (c, next) => {
   const allowed = origin !== undefined && c.var.space.corsOrigins.includes(origin);
   if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method")) {
     const headers = new Headers({ Vary: "Origin", "X-Request-Id": c.var.requestId });
-    if (allowed) {
+    // A preflight carries no X-Loyalty-Space header; unless the host names the space, any
+    // space's origins may pass it (the real response is checked against its own space).
+    const preflightAllowed =
+      allowed ||
+      (origin !== undefined &&
+        namedSpaceSlug(c.req.raw, c.var.config) === undefined &&
+        (await originAllowedByAnySpace(c.var.db, c.var.config, origin)));
+    if (preflightAllowed && origin !== undefined) {
       headers.set("Access-Control-Allow-Origin", origin);
       headers.set("Access-Control-Allow-Methods", CORS_METHODS);
       headers.set("Access-Control-Allow-Headers", CORS_HEADERS);

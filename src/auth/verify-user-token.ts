@@ -15,7 +15,7 @@ import type { SpaceRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { USER_ID_PATTERN } from "../spaces/schemas";
 import { openHs256Secret, type StoredSpaceAuth } from "../spaces/store";
-import { JwksUnavailableError, remoteJwks } from "./remote-jwks";
+import { JwksUnavailableError, remoteJwks, secondsUntilRetry } from "./remote-jwks";
 import { USER_TOKEN_ALG, userTokenAudience, userTokenIssuer, verificationKeys } from "./user-tokens";
 
 // Verifies a User API token for one space (SPEC §3.3). The source is chosen from the
@@ -96,7 +96,7 @@ export async function verifyUserToken(db: Db, space: SpaceRow, config: Config, t
     if (error instanceof ApiError) throw error;
     if (error instanceof JwksUnavailableError) {
       throw new ApiError("unavailable", "the identity provider's signing keys cannot be fetched right now", [], {
-        "Retry-After": "30",
+        "Retry-After": String(secondsUntilRetry(idp!.jwksUrl!)),
       });
     }
     throw mapJoseError(error);

@@ -14,7 +14,9 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("db", dbOf(c.env.DB));
   await next();
   c.res.headers.set("X-Request-Id", requestId);
-  log(c.env, c.res.status >= 500 ? "error" : "info", "request", {
+  // 503s are expected states (not configured, a dependency down), not bugs.
+  const level = c.res.status >= 500 ? (c.res.status === 503 ? "warn" : "error") : "info";
+  log(c.env, level, "request", {
     requestId,
     method: c.req.method,
     path: c.req.path,

@@ -29,9 +29,21 @@ const publicJwkSchema = z
   });
 
 const idpBase = {
-  /** Required with every IdP source: tokens must name this exact issuer and audience. */
-  issuer: z.string().min(1).max(512),
-  audience: z.string().min(1).max(512),
+  /**
+   * Required with every IdP source: tokens must name this exact issuer and audience. The
+   * spaces' own signer values are reserved, so no space can be configured to accept
+   * another space's own tokens.
+   */
+  issuer: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((v) => !v.startsWith("urn:loyalty:"), "urn:loyalty:… issuers are reserved for the spaces' own tokens"),
+  audience: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((v) => !v.startsWith("loyalty:"), "loyalty:… audiences are reserved for the spaces' own tokens"),
   userIdClaim: z.string().min(1).max(128).default("sub"),
 };
 

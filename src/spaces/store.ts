@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import { isUniqueViolation, type Db } from "../db/client";
 import { spaces, type SpaceRow } from "../db/schema";
@@ -33,6 +33,25 @@ export async function findSpaceBySlug(db: Db, config: Config, slug: string): Pro
   const row = await db.query.spaces.findFirst({ where: eq(spaces.slug, slug) });
   if (row) bySlug.set(slug, row, config.definitionsTtlMs);
   return row;
+}
+
+const originAllowed = new TtlCache<boolean>();
+
+/**
+ * Whether any space lists `origin` in its corsOrigins. Browsers send no custom headers on
+ * a CORS preflight, so a preflight cannot name its space unless the host does; it is
+ * allowed when some space allows the origin, and the real request's response is then
+ * checked against its own space (which decides whether the browser may read it).
+ */
+export async function originAllowedByAnySpace(db: Db, config: Config, origin: string): Promise<boolean> {
+  const cached = originAllowed.get(origin, config.definitionsTtlMs);
+  if (cached !== undefined) return cached;
+  const rows = await db.all<{ found: number }>(
+    sql`SELECT 1 AS found FROM spaces, json_each(spaces.cors_origins) WHERE json_each.value = ${origin} LIMIT 1`,
+  );
+  const allowed = rows.length > 0;
+  originAllowed.set(origin, allowed, config.definitionsTtlMs);
+  return allowed;
 }
 
 export async function findSpaceById(db: Db, id: string): Promise<SpaceRow | undefined> {
@@ -82,6 +101,9 @@ async function storedAuthOf(
   keepSealedSecret?: string,
 ): Promise<StoredSpaceAuth | null> {
   if (!auth) return null;
+  if (config.publicBaseUrl && auth.issuer.startsWith(`${config.publicBaseUrl}/api/loyalty/spaces/`)) {
+    throw invalidAt("auth.issuer", "this issuer is reserved for the spaces' own tokens");
+  }
   if (auth.jwksUrl !== undefined) {
     const verdict = checkOutboundUrl(auth.jwksUrl, {
       allowPrivate: config.allowPrivateTargets,

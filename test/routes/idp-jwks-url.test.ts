@@ -246,13 +246,18 @@ describe("auth.jwksUrl", () => {
     expect(text).not.toContain(token);
     expect(fetchesOf(url)).toBe(1);
 
-    // Immediately again: still 503, no new fetch.
-    await expectUnavailable(await me(token, space.slug));
+    expect(response.headers.get("retry-after")).toBe("30");
+
+    // 10 s later: still 503, no new fetch, and Retry-After says when the next try is.
+    vi.setSystemTime(t0 + 10_000);
+    const again = await me(token, space.slug);
+    expect(again.headers.get("retry-after")).toBe("20");
+    await expectUnavailable(again);
     expect(fetchesOf(url)).toBe(1);
 
-    // The IdP recovers; after the refetch interval the keys are fetched and accepted.
+    // The IdP recovers; with no keys at all, the next try comes after 30 s (not 5 min).
     handlers.set(url, serveKeys(key.publicJwk));
-    vi.setSystemTime(t0 + 5 * 60_000 + 1_000);
+    vi.setSystemTime(t0 + 30_000);
     await expectMe(await signWith(key, idpClaims(auth)), space);
     expect(fetchesOf(url)).toBe(2);
   });

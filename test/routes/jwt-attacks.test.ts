@@ -267,6 +267,22 @@ describe("GET /api/loyalty/me: issuer, audience, space", () => {
     await expectMe(await signWith(key, idpClaims(auth, { aud: ["other", auth.audience] })), space, "user-1");
   });
 
+  it("a space cannot be configured to accept another space's own tokens (reserved issuer/audience)", async () => {
+    const a = await createSpace();
+    const b = await createSpace();
+    const jwksA = await json(await call(`/api/loyalty/spaces/${a.slug}/.well-known/jwks.json`, { key: null }));
+    for (const [auth, path] of [
+      [{ issuer: `urn:loyalty:space:${a.id}`, audience: "b-app", jwks: jwksA }, "auth.issuer"],
+      [{ issuer: "https://idp.example", audience: `loyalty:${a.id}`, jwks: jwksA }, "auth.audience"],
+    ] as const) {
+      const response = await call(`/api/loyalty/admin/spaces/${b.slug}`, { method: "PATCH", body: { auth } });
+      const problem = await expectProblem(response, 400, "invalid_request");
+      expect(problem.errors.map((e: { path: string }) => e.path)).toContain(path);
+    }
+    const tokenA = await mintToken(a, "alice");
+    await expectTokenRefused(await me(tokenA, b.slug), tokenA);
+  });
+
   it("a valid token of space A presented to space B → token_invalid (kid of A unknown to B)", async () => {
     const a = await createSpace();
     const b = await createSpace();

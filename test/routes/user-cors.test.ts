@@ -190,4 +190,34 @@ describe("Admin API sends no CORS headers", () => {
       }
     }
   });
+
+  it("a browser preflight names no space: allowed when some space allows the origin, and only then", async () => {
+    const origin = `https://app-${Date.now().toString(36)}.example`;
+    const before = await preflight(undefined, origin);
+    expect(before.status).toBe(204);
+    expect(before.headers.get("access-control-allow-origin")).toBeNull();
+
+    const space = await corsSpace([origin]);
+    const response = await preflight(undefined, origin);
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe(origin);
+
+    // The real request then names its space; only that space's origins may read it.
+    const token = await mintToken(space, "u_cors");
+    const allowed = await call("/api/loyalty/me", {
+      key: null,
+      space: space.slug,
+      headers: { Authorization: `Bearer ${token}`, Origin: origin },
+    });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(origin);
+    const other = await corsSpace(["https://other.example"]);
+    const refused = await call("/api/loyalty/me", {
+      key: null,
+      space: other.slug,
+      headers: { Authorization: `Bearer ${await mintToken(other, "u_cors")}`, Origin: origin },
+    });
+    expect(refused.status).toBe(200);
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+  });
 });
