@@ -17,6 +17,10 @@ export default defineConfig(async () => {
             SIGNING_KEY_SECRET: "k1:test-signing-secret-0123456789abcdef0123",
             DEFINITIONS_TTL_MS: "0",
             LOG_LEVEL: "error",
+            // Pinned so a developer's .dev.vars (which the pool also reads) cannot change them.
+            PUBLIC_BASE_URL: "",
+            SPACE_HOST_SUFFIX: "",
+            ALLOW_PRIVATE_WEBHOOK_TARGETS: "false",
           },
         },
       }),

@@ -23,7 +23,10 @@ export function namedSpaceSlug(request: Request, config: Config, pathSlug?: stri
     if (!SLUG_PATTERN.test(header)) throw invalidAt("header.x-loyalty-space", "not a valid space slug");
     names.push({ from: "header", slug: header });
   }
-  if (pathSlug !== undefined) names.push({ from: "path", slug: pathSlug });
+  if (pathSlug !== undefined) {
+    if (!SLUG_PATTERN.test(pathSlug)) throw invalidAt("path.slug", "not a valid space slug");
+    names.push({ from: "path", slug: pathSlug });
+  }
   const first = names[0];
   if (first && names.some((n) => n.slug !== first.slug)) {
     throw new ApiError("space_mismatch", `the ${names.map((n) => n.from).join(" and ")} name different spaces`);
