@@ -1,4 +1,5 @@
 import type { JSONWebKeySet } from "jose";
+import { readAtMost } from "../lib/streams";
 import { checkOutboundUrl, type UrlPolicyOptions } from "../outbound/url-policy";
 
 // An operator IdP's JWKS, fetched from `auth.jwksUrl` (SPEC §3.3) under the outbound URL
@@ -44,20 +45,9 @@ async function fetchJwks(url: string, policy: UrlPolicyOptions): Promise<JSONWeb
   if (response.status !== 200 || !response.body) {
     throw new JwksUnavailableError(`jwksUrl answered ${response.status}`);
   }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new JwksUnavailableError("jwksUrl answered more than 64 KiB");
-    }
-    chunks.push(value);
-  }
-  const text = new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+  const bytes = await readAtMost(response.body, MAX_BODY_BYTES);
+  if (bytes === null) throw new JwksUnavailableError("jwksUrl answered more than 64 KiB");
+  const text = new TextDecoder().decode(bytes);
   const body = JSON.parse(text) as { keys?: unknown };
   if (!body || !Array.isArray(body.keys)) throw new JwksUnavailableError("jwksUrl did not answer a JWKS");
   // Only public asymmetric keys: an `oct` key here would let HS256 tokens through.

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError, invalidAt } from "../errors";
+import { readAtMost } from "../lib/streams";
 import { formatPath } from "./paths";
 
 // Every JSON body is read here once, before any route sees it: size limit (413), media
@@ -29,29 +30,6 @@ export function bodyLimitFor(path: string): number {
 function isJsonMediaType(contentType: string, method: string): boolean {
   const media = contentType.split(";")[0]!.trim().toLowerCase();
   return media === "application/json" || (method === "PATCH" && media === "application/merge-patch+json");
-}
-
-async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function tooLarge(limit: number): ApiError {
@@ -89,7 +67,8 @@ export const jsonBody: MiddlewareHandler = async (c, next) => {
   const declared = Number(c.req.header("content-length") ?? "0");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
 
-  const raw = c.req.raw.body ? await readCapped(c.req.raw.body, limit) : new Uint8Array();
+  const raw = c.req.raw.body ? await readAtMost(c.req.raw.body, limit) : new Uint8Array();
+  if (raw === null) throw tooLarge(limit);
   let text = "{}"; // no body at all = an empty object: optional-body actions need none
   if (raw.byteLength > 0) {
     const contentType = c.req.header("content-type") ?? "";
