@@ -96,6 +96,7 @@ export const spaceSettingsSchema = z.strictObject({
 export const createSpaceSchema = spaceSettingsSchema
   .extend({ slug: slugSchema })
   .openapi("CreateSpace");
+export type CreateSpaceInput = z.infer<typeof createSpaceSchema>;
 
 /** PATCH bodies are merge patches; the merged document is validated with spaceSettingsSchema. */
 export const patchSpaceSchema = z

@@ -11,7 +11,7 @@ import { TtlCache } from "../lib/ttl-cache";
 import { iso } from "../lib/time";
 import { checkOutboundUrl } from "../outbound/url-policy";
 import { open, seal } from "../crypto/sealed";
-import { spaceSettingsSchema, type SpaceAuthInput, type SpaceView } from "./schemas";
+import { spaceSettingsSchema, type CreateSpaceInput, type SpaceAuthInput, type SpaceView } from "./schemas";
 import { userTokenAudience, userTokenIssuer } from "../auth/user-tokens";
 
 /** How a space's IdP settings are stored: like the input, with the HMAC secret sealed. */
@@ -132,7 +132,7 @@ const idpTaken = () =>
 export async function createSpace(
   db: Db,
   config: Config,
-  input: { slug: string } & Omit<import("zod").infer<typeof spaceSettingsSchema>, never>,
+  input: CreateSpaceInput,
   now = Date.now(),
 ): Promise<SpaceRow> {
   const id = newId("spc", now);
@@ -206,6 +206,8 @@ export async function patchSpace(
   };
   const merged = mergePatch(target, settingsPatch) as typeof target;
   const keepsSecret = merged.auth?.hs256Secret === KEEP_SECRET;
+  // The kept secret is sealed, so validate a stand-in of valid length; the sealed value
+  // itself is carried over by storedAuthOf below.
   if (keepsSecret && merged.auth) merged.auth = { ...merged.auth, hs256Secret: "x".repeat(32) as never };
   const parsed = spaceSettingsSchema.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error);
