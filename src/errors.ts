@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   per_user_limit: 409,
   out_of_codes: 409,
   freeze_cap: 409,
+  limit_reached: 409,
   // 412
   precondition_failed: 412,
   // 413
