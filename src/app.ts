@@ -9,6 +9,8 @@ import { log } from "./http/log";
 import { requestContext } from "./http/request-context";
 import { newId } from "./lib/ids";
 import { registerApiKeyRoutes } from "./routes/admin/api-keys";
+import { registerDefinitionRoutes } from "./routes/admin/definitions";
+import { registerProgrammeRoutes } from "./routes/admin/programme";
 import { registerSpaceRoutes } from "./routes/admin/spaces";
 import { registerUserTokenRoutes } from "./routes/admin/user-tokens";
 import { newRouter } from "./routes/common";
@@ -36,6 +38,8 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerSpaceRoutes(admin);
   registerApiKeyRoutes(admin);
   registerUserTokenRoutes(admin);
+  registerDefinitionRoutes(admin);
+  registerProgrammeRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();

@@ -92,6 +92,8 @@ export class ApiError extends Error {
     readonly detail: string,
     readonly errors: FieldError[] = [],
     readonly headers: Record<string, string> = {},
+    /** RFC 9457 extension members, e.g. `referrers` of an in_use conflict. */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail);
     this.status = ERROR_CODES[code];
@@ -118,7 +120,7 @@ export function problemOf(error: ApiError, requestId: string): ProblemDetails {
     requestId,
   };
   if (error.errors.length > 0) problem.errors = error.errors;
-  return problem;
+  return { ...problem, ...error.extensions } as ProblemDetails;
 }
 
 export function problemResponse(error: ApiError, requestId: string, extraHeaders: HeadersInit = {}): Response {

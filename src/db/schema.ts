@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // D1 holds what is shared across users: tenants, their credentials and (later issues)
 // the definitions. Timestamps are unix milliseconds; the API renders them as UTC ISO.
@@ -20,6 +20,12 @@ export const spaces = sqliteTable(
     corsOrigins: text("cors_origins", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     /** Bumped by every definition write; compiled programmes are cached per version (SPEC §5.9). */
     definitionsVersion: integer("definitions_version").notNull().default(0),
+    /**
+     * Token of the definition write that last moved definitionsVersion: the statements of
+     * one write's D1 batch run only while it is theirs (optimistic concurrency, see
+     * definitions/store.ts).
+     */
+    definitionsWriteId: text("definitions_write_id"),
     version: integer("version").notNull().default(1),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -75,6 +81,60 @@ export const signingKeys = sqliteTable(
   ],
 );
 
+/**
+ * Every definition kind in one table (SPEC §4): the engine loads a space's whole
+ * programme with one query, and one store serves every kind.
+ */
+export const definitions = sqliteTable(
+  "definitions",
+  {
+    spaceId: text("space_id")
+      .notNull()
+      .references(() => spaces.id),
+    kind: text("kind").notNull(),
+    id: text("id").notNull(),
+    /** The operator's body with defaults applied (JSON). */
+    body: text("body", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** The facts other definitions' validation needs (KindSpec.info), so checks never load bodies. */
+    info: text("info", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** Campaign status, as a column so active campaigns can be counted and loaded cheaply. */
+    status: text("status"),
+    /** Sealed secret (webhook signing secret); never part of the body. */
+    secret: text("secret"),
+    version: integer("version").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    archivedAt: integer("archived_at"),
+    /** Triggers and webhooks are erased by DELETE; the row stays so the id is never reused. */
+    erasedAt: integer("erased_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.spaceId, t.kind, t.id] }),
+    // Counting a space's active campaigns (SPEC §10) and loading what the engine runs.
+    index("definitions_status_idx").on(t.spaceId, t.kind, t.status),
+  ],
+);
+
+/** Who references whom, written with the referrer: DELETE answers 409 in_use from it. */
+export const definitionRefs = sqliteTable(
+  "definition_refs",
+  {
+    spaceId: text("space_id").notNull(),
+    fromKind: text("from_kind").notNull(),
+    fromId: text("from_id").notNull(),
+    /** Where in the referrer's body, e.g. `steps[1].effects[0].metric`. */
+    path: text("path").notNull(),
+    toKind: text("to_kind").notNull(),
+    toId: text("to_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.spaceId, t.fromKind, t.fromId, t.path, t.toKind, t.toId] }),
+    // "Who references this?" on DELETE and for frozen-trigger checks.
+    index("definition_refs_to_idx").on(t.spaceId, t.toKind, t.toId),
+  ],
+);
+
 export type SpaceRow = typeof spaces.$inferSelect;
+export type DefinitionRow = typeof definitions.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;

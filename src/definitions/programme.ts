@@ -1,0 +1,163 @@
+import { ApiError, type ErrorCode, type FieldError } from "../errors";
+import { seal } from "../crypto/sealed";
+import { assertIfMatch } from "../http/etag";
+import type { DefinitionRow } from "../db/schema";
+import { sameJson } from "./kinds/common";
+import { kindSpecs } from "./registry";
+import { planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
+import {
+  commitDefinitionWrites,
+  infoKey,
+  liveDefinitions,
+  loadSnapshot,
+  type DefinitionWrite,
+} from "./store";
+import { DEFINITION_ID_PATTERN, DEFINITION_KINDS, type DefinitionInfo, type DefinitionKind } from "./types";
+
+// The programme document (SPEC §4.8): a space's whole programme as one JSON document,
+// exported sorted by id without server fields or secrets, and applied atomically — every
+// definition validated against the document plus what the space already has, then all
+// changes committed in one D1 batch, or nothing. Applying the same document twice is a
+// no-op, so operators can keep their programme in version control.
+
+export type ProgrammeDocument = Partial<Record<DefinitionKind, Array<Record<string, unknown>>>>;
+
+export interface ProgrammeDiff {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  archived: string[];
+}
+
+const MAX_ATTEMPTS = 4;
+/** Problem codes of a failed document, most fundamental first: the answer carries that one. */
+const CODE_ORDER: ErrorCode[] = [
+  "invalid_request",
+  "already_exists",
+  "campaign_frozen",
+  "frozen",
+  "invalid_transition",
+  "in_use",
+  "unknown_reference",
+  "invalid_definition",
+  "limit_reached",
+];
+
+export async function exportProgramme(deps: DefinitionDeps): Promise<{ document: Required<ProgrammeDocument>; version: number }> {
+  const [snapshot, rows] = await Promise.all([loadSnapshot(deps.db, deps.space.id), liveDefinitions(deps.db, deps.space.id)]);
+  const document = Object.fromEntries(DEFINITION_KINDS.map((k) => [k, [] as Array<Record<string, unknown>>])) as Required<ProgrammeDocument>;
+  for (const row of rows) document[row.kind as DefinitionKind].push({ id: row.id, ...row.body });
+  return { document, version: snapshot.definitionsVersion };
+}
+
+/** Checks the document's outline: known kinds, arrays of objects with unique valid ids. */
+function outline(input: unknown): Array<{ kind: DefinitionKind; index: number; id: string; body: Record<string, unknown> }> {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new ApiError("invalid_request", "the programme must be a JSON object", [{ path: "", message: "expected an object" }]);
+  }
+  const errors: FieldError[] = [];
+  const items: Array<{ kind: DefinitionKind; index: number; id: string; body: Record<string, unknown> }> = [];
+  for (const [key, list] of Object.entries(input)) {
+    if (!(DEFINITION_KINDS as readonly string[]).includes(key)) {
+      errors.push({ path: key, message: "unknown field" });
+      continue;
+    }
+    if (!Array.isArray(list)) {
+      errors.push({ path: key, message: "expected an array" });
+      continue;
+    }
+    const seen = new Set<string>();
+    list.forEach((item, index) => {
+      const at = `${key}[${index}]`;
+      if (item === null || typeof item !== "object" || Array.isArray(item)) return void errors.push({ path: at, message: "expected an object" });
+      const { id, ...body } = item as Record<string, unknown>;
+      if (typeof id !== "string" || !DEFINITION_ID_PATTERN.test(id)) return void errors.push({ path: `${at}.id`, message: "a definition id is required" });
+      if (seen.has(id)) return void errors.push({ path: `${at}.id`, message: `'${id}' appears twice` });
+      seen.add(id);
+      items.push({ kind: key as DefinitionKind, index, id, body });
+    });
+  }
+  if (errors.length > 0) throw new ApiError("invalid_request", `${errors[0]!.path}: ${errors[0]!.message}`, errors);
+  return items;
+}
+
+export async function applyProgramme(
+  deps: DefinitionDeps,
+  input: unknown,
+  options: { prune: boolean; dryRun: boolean; ifMatch: string | undefined },
+): Promise<{ diff: ProgrammeDiff; version: number; secrets: Record<string, string> }> {
+  const specs = kindSpecs(deps.config);
+  const items = outline(input);
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const [snapshot, rows] = await Promise.all([loadSnapshot(deps.db, deps.space.id), liveDefinitions(deps.db, deps.space.id)]);
+    assertIfMatch(options.ifMatch, snapshot.definitionsVersion);
+    const live = new Map<string, DefinitionRow>(rows.map((r) => [infoKey(r.kind as DefinitionKind, r.id), r]));
+    const inDocument = new Set(items.map((i) => infoKey(i.kind, i.id)));
+
+    // Every item's facts first, so definitions of the document can reference each other.
+    const pending = new Map<string, DefinitionInfo>();
+    for (const item of items) {
+      const parsed = specs[item.kind].schema.safeParse(item.body);
+      if (parsed.success) pending.set(infoKey(item.kind, item.id), { ...specs[item.kind].info(parsed.data), kind: item.kind, id: item.id, archived: false });
+    }
+    const pruned = options.prune ? rows.filter((r) => !inDocument.has(infoKey(r.kind as DefinitionKind, r.id))) : [];
+    for (const row of pruned) {
+      const known = snapshot.infos.get(infoKey(row.kind as DefinitionKind, row.id))!;
+      pending.set(infoKey(row.kind as DefinitionKind, row.id), { ...known, archived: true });
+    }
+
+    const problems: Array<{ code: ErrorCode; errors: FieldError[] }> = [];
+    const writes: DefinitionWrite[] = [];
+    const diff: ProgrammeDiff = { created: [], updated: [], unchanged: [], archived: [] };
+    const secrets: Record<string, string> = {};
+    for (const item of items) {
+      const key = infoKey(item.kind, item.id);
+      const at = `${item.kind}[${item.index}].`;
+      const known = snapshot.infos.get(key);
+      if (known?.archived) {
+        problems.push({ code: "already_exists", errors: [{ path: `${at}id`, message: `'${item.id}' is archived or erased; ids are never reused` }] });
+        continue;
+      }
+      const current = live.get(key);
+      try {
+        const upsert = await planUpsert(deps, specs, snapshot, item.kind, item.id, item.body, current, { pathPrefix: at, pending });
+        if (current && sameJson(current.body, upsert.body)) {
+          diff.unchanged.push(key);
+          continue;
+        }
+        if (!current && item.kind === "webhooks" && !options.dryRun) {
+          const secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+          upsert.secret = await seal(secret, webhookSecretContext(deps.space.id, item.id), deps.config.signingKeySecret);
+          secrets[key] = secret;
+        }
+        writes.push(upsert);
+        (current ? diff.updated : diff.created).push(key);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        problems.push({ code: error.code, errors: error.errors.length ? error.errors : [{ path: at.replace(/\.$/, ""), message: error.detail }] });
+      }
+    }
+    for (const row of pruned) {
+      const kind = row.kind as DefinitionKind;
+      const users = writes.flatMap((w) => (w.op === "upsert" ? w.references.filter((r) => r.kind === kind && r.id === row.id) : []));
+      if (users.length > 0) {
+        problems.push({ code: "in_use", errors: users.map((r) => ({ path: r.path, message: `references ${kind}/${row.id}, which prune would archive` })) });
+        continue;
+      }
+      writes.push(specs[kind].archivable ? { op: "archive", kind, id: row.id, status: kind === "campaigns" ? "archived" : null } : { op: "erase", kind, id: row.id });
+      diff.archived.push(infoKey(kind, row.id));
+    }
+    if (problems.length > 0) {
+      const code = CODE_ORDER.find((c) => problems.some((p) => p.code === c)) ?? problems[0]!.code;
+      const errors = problems.flatMap((p) => p.errors);
+      const first = problems.find((p) => p.code === code)!.errors[0]!;
+      throw new ApiError(code, `${first.path}: ${first.message}`, errors);
+    }
+    if (options.dryRun || writes.length === 0) return { diff, version: snapshot.definitionsVersion, secrets: {} };
+    if (await commitDefinitionWrites(deps.db, deps.space.id, snapshot.definitionsVersion, writes)) {
+      return { diff, version: snapshot.definitionsVersion + 1, secrets };
+    }
+  }
+  throw new ApiError("conflict", "the space's definitions changed concurrently; retry");
+}

@@ -1,0 +1,158 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../../http/context";
+import type { DefinitionRow } from "../../db/schema";
+import { ApiError } from "../../errors";
+import { decodeCursor, encodeCursor } from "../../http/cursor";
+import { etagOf } from "../../http/etag";
+import { iso } from "../../lib/time";
+import { deleteDefinition, writeDefinition, type WriteResult } from "../../definitions/service";
+import { findDefinition, listDefinitions } from "../../definitions/store";
+import { definitionIdSchema } from "../../definitions/kinds/common";
+import { DEFINITION_KINDS, type DefinitionKind } from "../../definitions/types";
+import { adminSecurity, errorResponses, jsonContent, listQuerySchema, pageSchema } from "../common";
+
+// The same six routes for every definition kind (SPEC §4): list, create, read,
+// create-or-replace, merge patch, delete. Bodies are validated by the kind's schema in
+// the service (a PATCH must be merged before it can be validated), so the routes declare
+// them as JSON objects; the kinds' schemas are documented as components.
+
+const TITLES: Record<DefinitionKind, string> = {
+  metrics: "Metrics",
+  products: "Products",
+  segments: "Segments",
+  ladders: "Ladders",
+  streaks: "Streaks",
+  triggers: "Triggers",
+  campaigns: "Campaigns",
+  webhooks: "Webhooks",
+};
+
+const definitionSchema = z.record(z.string(), z.unknown()).openapi("Definition", {
+  description: "The definition's body plus `id`, `version`, `createdAt`, `updatedAt` and `archivedAt`",
+});
+const anyObject = z.record(z.string(), z.unknown());
+const objectBody = (description: string) => ({
+  required: true,
+  content: { "application/json": { schema: anyObject.openapi({ description }) } },
+});
+const mergePatchBody = (description: string) => ({
+  required: true,
+  content: {
+    "application/json": { schema: anyObject.openapi({ description }) },
+    "application/merge-patch+json": { schema: anyObject },
+  },
+});
+const idParams = z.object({ id: definitionIdSchema });
+const listQuery = listQuerySchema.extend({
+  include: z.enum(["archived"]).optional().openapi({ description: "`archived` also lists archived definitions" }),
+});
+
+/** The resource as answered: the body plus server-managed fields. */
+export function definitionView(row: DefinitionRow): Record<string, unknown> {
+  return {
+    id: row.id,
+    ...row.body,
+    version: row.version,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    archivedAt: row.archivedAt === null ? null : iso(row.archivedAt),
+  };
+}
+
+// One handler answers 201 (created) or 200 (replaced/patched); the route types want one
+// literal status per route, so the typed response is widened here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function answerWrite(c: Context<AppEnv>, kind: DefinitionKind, result: WriteResult): any {
+  c.header("ETag", etagOf(result.row.version));
+  if (result.created) c.header("Location", `/api/loyalty/admin/${kind}/${result.row.id}`);
+  const view = definitionView(result.row);
+  return c.json(result.secret ? { ...view, secret: result.secret } : view, result.created ? 201 : 200);
+}
+
+function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
+  const tags = [TITLES[kind]];
+  const base = `/${kind}`;
+  const item = `/${kind}/{id}`;
+  const one = jsonContent(definitionSchema, `The ${kind} definition`);
+
+  app.openapi(
+    createRoute({ method: "get", path: base, tags, security: adminSecurity, summary: `List ${kind}`, request: { query: listQuery },
+      responses: { 200: jsonContent(pageSchema(definitionSchema), "A page, by id"), ...errorResponses } }),
+    async (c) => {
+      const { limit, cursor, include } = c.req.valid("query");
+      const list = include === "archived" ? `${kind}+archived` : kind;
+      const rows = await listDefinitions(c.var.db, c.var.space.id, kind, {
+        after: decodeCursor(cursor, list, c.var.space.id),
+        limit,
+        includeArchived: include === "archived",
+      });
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return c.json({ data: page.map(definitionView), nextCursor: rows.length > limit && last ? encodeCursor(list, c.var.space.id, last.id) : null }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: base, tags, security: adminSecurity, summary: `Create a ${kind} definition`,
+      description: "`id` is optional (generated when omitted); 409 if it exists or existed.",
+      request: { body: objectBody(`See the ${TITLES[kind]} schema in SPEC §4`) },
+      responses: { 201: one, ...errorResponses } }),
+    async (c) => answerWrite(c, kind, await writeDefinition(c.var, kind, { mode: "create", input: c.req.valid("json") })),
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: item, tags, security: adminSecurity, summary: `Read a ${kind} definition`,
+      request: { params: idParams }, responses: { 200: one, ...errorResponses } }),
+    async (c) => {
+      const row = await findDefinition(c.var.db, c.var.space.id, kind, c.req.valid("param").id);
+      if (!row) throw new ApiError("not_found", `no ${kind} '${c.req.valid("param").id}' in this space`);
+      c.header("ETag", etagOf(row.version));
+      return c.json(definitionView(row), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "put", path: item, tags, security: adminSecurity, summary: `Create or replace a ${kind} definition`,
+      description: "201 when created, 200 when replaced. `If-None-Match: *` makes it create-only; `If-Match` guards replacement.",
+      request: { params: idParams, body: objectBody(`The whole ${kind} definition`) },
+      responses: { 200: one, 201: one, ...errorResponses } }),
+    async (c) =>
+      answerWrite(c, kind, await writeDefinition(c.var, kind, {
+        mode: "put",
+        id: c.req.valid("param").id,
+        input: c.req.valid("json"),
+        ifMatch: c.req.header("if-match"),
+        ifNoneMatch: c.req.header("if-none-match"),
+      })),
+  );
+
+  app.openapi(
+    createRoute({ method: "patch", path: item, tags, security: adminSecurity, summary: `Change a ${kind} definition (JSON merge patch)`,
+      request: { params: idParams, body: mergePatchBody("A JSON merge patch (RFC 7396)") },
+      responses: { 200: one, ...errorResponses } }),
+    async (c) =>
+      answerWrite(c, kind, await writeDefinition(c.var, kind, {
+        mode: "patch",
+        id: c.req.valid("param").id,
+        input: c.req.valid("json"),
+        ifMatch: c.req.header("if-match"),
+      })),
+  );
+
+  app.openapi(
+    createRoute({ method: "delete", path: item, tags, security: adminSecurity,
+      summary: kind === "triggers" || kind === "webhooks" ? `Erase a ${kind} definition` : `Archive a ${kind} definition`,
+      description: "409 in_use (with `referrers`) while other definitions reference it; the id is never reused.",
+      request: { params: idParams }, responses: { 204: { description: "Done" }, ...errorResponses } }),
+    async (c) => {
+      await deleteDefinition(c.var, kind, c.req.valid("param").id, c.req.header("if-match"));
+      return c.body(null, 204);
+    },
+  );
+}
+
+export function registerDefinitionRoutes(app: OpenAPIHono<AppEnv>): void {
+  for (const kind of DEFINITION_KINDS) registerKind(app, kind);
+}
