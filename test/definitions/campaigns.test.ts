@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contextOver as contextOverSpace, problemsIn } from "./fake-space";
 import {
   campaignKind,
   campaignSchema,
@@ -37,24 +38,11 @@ const SPACE: DefinitionInfo[] = [
   { kind: "webhooks", id: "crm", archived: false },
 ];
 
-function contextOver(infos: DefinitionInfo[] = SPACE, prefix = ""): ValidationContext {
-  const byKey = new Map(infos.map((i) => [`${i.kind}/${i.id}`, i]));
-  return new ValidationContext((kind: DefinitionKind, id: string) => byKey.get(`${kind}/${id}`), prefix);
-}
+const contextOver = (infos: DefinitionInfo[] = SPACE, prefix = ""): ValidationContext => contextOverSpace(infos, prefix);
 
 type Problems = { code: string; errors: FieldError[] } | null;
 
-function problemsOf(run: (ctx: ValidationContext) => void, ctx = contextOver()): Problems {
-  run(ctx);
-  try {
-    ctx.throwIfInvalid();
-    return null;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    const error = e as ApiError;
-    return { code: error.code, errors: error.errors };
-  }
-}
+const problemsOf = (run: (ctx: ValidationContext) => void, ctx = contextOver()): Problems => problemsIn(run, ctx);
 
 function parseCampaign(input: unknown): CampaignBody {
   const result = campaignSchema.safeParse(input);

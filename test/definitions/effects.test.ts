@@ -4,6 +4,7 @@ import type { DefinitionInfo, DefinitionKind } from "../../src/definitions/types
 import { ValidationContext } from "../../src/definitions/validation-context";
 import { ApiError, type FieldError } from "../../src/errors";
 import { fieldErrorsOf } from "../../src/http/validation";
+import { contextOver as contextOverSpace, problemsIn } from "./fake-space";
 
 // Pure, table-driven tests of effects (SPEC §6): the schema (shapes, defaults, exact
 // error paths) and validateEffect (references and rules) over a fake space.
@@ -25,25 +26,11 @@ const SPACE: DefinitionInfo[] = [
   { kind: "webhooks", id: "crm", archived: false },
 ];
 
-function contextOver(infos: DefinitionInfo[] = SPACE, prefix = ""): ValidationContext {
-  const byKey = new Map(infos.map((i) => [`${i.kind}/${i.id}`, i]));
-  return new ValidationContext((kind: DefinitionKind, id: string) => byKey.get(`${kind}/${id}`), prefix);
-}
+const contextOver = (infos: DefinitionInfo[] = SPACE, prefix = ""): ValidationContext => contextOverSpace(infos, prefix);
 
 type Problems = { code: string; errors: FieldError[] } | null;
 
-/** Runs the validation and answers what ctx.throwIfInvalid() threw (null when valid). */
-function problemsOf(run: (ctx: ValidationContext) => void, ctx = contextOver()): Problems {
-  run(ctx);
-  try {
-    ctx.throwIfInvalid();
-    return null;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    const error = e as ApiError;
-    return { code: error.code, errors: error.errors };
-  }
-}
+const problemsOf = (run: (ctx: ValidationContext) => void, ctx = contextOver()): Problems => problemsIn(run, ctx);
 
 function parse(input: unknown): Effect {
   const result = effectSchema.safeParse(input);

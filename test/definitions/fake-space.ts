@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import { ApiError, type FieldError } from "../../src/errors";
-import type { DefinitionInfo } from "../../src/definitions/types";
+import type { DefinitionInfo, DefinitionKind } from "../../src/definitions/types";
 import { ValidationContext } from "../../src/definitions/validation-context";
 
 // A fake space for the pure validators: one definition of each kind conditions and
@@ -44,4 +44,17 @@ export function outcomeOf(ctx: ValidationContext): Outcome | "ok" {
 export function pathsOf(ctx: ValidationContext): "ok" | [string, string[]] {
   const outcome = outcomeOf(ctx);
   return outcome === "ok" ? "ok" : [outcome.code, outcome.errors.map((e) => e.path)];
+}
+
+/** A context over any list of facts (each test file describes its own space). */
+export function contextOver(infos: DefinitionInfo[], prefix = ""): ValidationContext {
+  const byKey = new Map(infos.map((i) => [`${i.kind}/${i.id}`, i]));
+  return new ValidationContext((kind: DefinitionKind, id: string) => byKey.get(`${kind}/${id}`), prefix);
+}
+
+/** Runs a validation and answers what ctx.throwIfInvalid() threw (null when valid). */
+export function problemsIn(run: (ctx: ValidationContext) => void, ctx: ValidationContext): Outcome | null {
+  run(ctx);
+  const outcome = outcomeOf(ctx);
+  return outcome === "ok" ? null : outcome;
 }
