@@ -9,7 +9,7 @@ import {
   type CampaignBody,
   type CampaignStatus,
 } from "../../src/definitions/kinds/campaigns";
-import { DERIVED_EVENT_TYPES } from "../../src/definitions/kinds/webhooks";
+import { DERIVED_EVENT_TYPES } from "../../src/definitions/derived-events";
 import { isDerivedEventType, triggerFrozenFieldsChanged, triggerKind, triggerSchema, type TriggerBody } from "../../src/definitions/kinds/triggers";
 import type { DefinitionInfo, DefinitionKind, StoredDefinition } from "../../src/definitions/types";
 import { ValidationContext } from "../../src/definitions/validation-context";

@@ -4,7 +4,7 @@ import { eventTypeSchema, RESERVED_EVENT_TYPE_PREFIX } from "../effects";
 import type { KindSpec } from "../types";
 import type { ValidationContext } from "../validation-context";
 import { descriptionSchema, nameSchema, sameJson } from "./common";
-import { DERIVED_EVENT_TYPES, type DerivedEventType } from "./webhooks";
+import { DERIVED_EVENT_TYPES, type DerivedEventType } from "../derived-events";
 
 // Triggers (SPEC §4.6): which events count. Operator event types and the engine's
 // derived `loyalty.*` types (§5.6) can both be matched. Campaign steps reference a

@@ -1,33 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { checkOutboundUrl, MAX_OUTBOUND_URL_LENGTH, type UrlPolicyOptions } from "../../outbound/url-policy";
+import { DERIVED_EVENT_TYPES } from "../derived-events";
 import type { KindSpec } from "../types";
 import { descriptionSchema } from "./common";
 
 // Webhook endpoints (SPEC §8.1): the records only; delivery is a later issue. The
 // signing secret is generated and sealed by the service, never part of the body.
 
-/** Every derived event type (SPEC §5.6): what a webhook may subscribe to. */
-export const DERIVED_EVENT_TYPES = [
-  "loyalty.user.created",
-  "loyalty.user.updated",
-  "loyalty.metric.changed",
-  "loyalty.product.granted",
-  "loyalty.product.revoked",
-  "loyalty.reward.redeemed",
-  "loyalty.redemption.cancelled",
-  "loyalty.step.completed",
-  "loyalty.campaign.completed",
-  "loyalty.ladder.level_changed",
-  "loyalty.streak.started",
-  "loyalty.streak.extended",
-  "loyalty.streak.freeze_used",
-  "loyalty.streak.broken",
-  "loyalty.streak.restored",
-  "loyalty.segment.entered",
-  "loyalty.segment.left",
-  "loyalty.event.reversed",
-] as const;
-export type DerivedEventType = (typeof DERIVED_EVENT_TYPES)[number];
 
 export const webhookSchema = z
   .strictObject({
