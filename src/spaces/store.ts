@@ -234,6 +234,9 @@ export async function patchSpace(
         publicAttributes: next.publicAttributes,
         corsOrigins: next.corsOrigins,
         version: space.version + 1,
+        // Settings such as the time zone change how events evaluate: compiled programmes
+        // cached on the definitions version must be rebuilt (SPEC §5.9).
+        definitionsVersion: sql`${spaces.definitionsVersion} + 1`,
         updatedAt: now,
       })
       .where(and(eq(spaces.id, space.id), eq(spaces.version, space.version)))
