@@ -1,0 +1,216 @@
+import { metricFloor } from "../definitions/kinds/metrics";
+import { evaluateCondition, userSegments } from "./conditions";
+import type {
+  EngineEvent,
+  LedgerEntryDraft,
+  Outcome,
+  OutboxMessage,
+  Programme,
+  UserState,
+} from "./types";
+
+// The working state of one root event's evaluation: the user's state being changed, the
+// outcome being written, the derived events queued, and the guards of SPEC §5.2 step 4.
+// State changes that other definitions depend on (metrics → ladders, anything → dynamic
+// segments) go through here, so every path that changes state keeps them in step.
+
+export const MAX_DEPTH = 8;
+export const MAX_DERIVED = 256;
+export const MAX_EFFECTS = 512;
+export const MAX_OUTBOUND = 50;
+
+/** Who caused a change: for ledger sources and templates. */
+export interface Origin {
+  event: EngineEvent;
+  campaign?: string;
+  step?: string | null;
+}
+
+export class Run {
+  readonly outcome: Outcome = {
+    steps: [],
+    campaignsCompleted: [],
+    effects: [],
+    changes: [],
+    derivedEvents: [],
+    late: false,
+    cascadeLimited: false,
+  };
+  readonly ledger: LedgerEntryDraft[] = [];
+  readonly outbox: OutboxMessage[] = [];
+  readonly derived: EngineEvent[] = [];
+  readonly queue: EngineEvent[] = [];
+  /** (campaign, step) pairs counted in this root event: each counts at most once. */
+  readonly counted = new Set<string>();
+  effectCount = 0;
+  /** Ladder changes of this root event: first `from`, latest `to` (one event per ladder). */
+  private readonly ladderChanges = new Map<string, { from: string; to: string }>();
+  /** Amounts credited per campaign and metric in this root event (templates). */
+  readonly creditedBy = new Map<string, Map<string, number>>();
+
+  constructor(
+    readonly programme: Programme,
+    readonly state: UserState,
+    readonly root: EngineEvent,
+    readonly now: number,
+    readonly silent: boolean,
+  ) {}
+
+  get zone(): string {
+    return this.state.timezone ?? this.programme.spaceTimezone ?? "UTC";
+  }
+
+  limit(reason: string): void {
+    this.outcome.cascadeLimited = true;
+    this.outcome.changes.push({ type: "cascade_limit", reason });
+  }
+
+  /** Queues a derived event (SPEC §5.6): numbered breadth-first, evaluated if shallow enough. */
+  emit(type: string, data: Record<string, unknown>, parentDepth: number): void {
+    if (this.derived.length >= MAX_DERIVED) return this.limit("derived_events");
+    const event: EngineEvent = {
+      id: `${this.root.id}#${this.derived.length + 1}`,
+      type,
+      occurredAt: this.root.occurredAt,
+      data,
+      depth: parentDepth + 1,
+    };
+    this.derived.push(event);
+    this.outcome.derivedEvents.push({ id: event.id, type, depth: event.depth });
+    if (event.depth <= MAX_DEPTH) this.queue.push(event);
+    else this.limit("depth");
+    if (!type.startsWith("loyalty.")) return;
+    const subscribers = new Set([...(this.programme.webhooksByEventType.get(type) ?? []), ...(this.programme.webhooksByEventType.get("*") ?? [])]);
+    for (const webhook of [...subscribers].sort()) {
+      this.send({ kind: "webhook", webhook, eventId: event.id, type, occurredAt: event.occurredAt, data });
+    }
+  }
+
+  /** Outbound work (webhooks, pushes); none for silent events, ≤ 50 per root event. */
+  send(message: OutboxMessage): "sent" | "silent" | "limited" {
+    if (this.silent) return "silent";
+    if (this.outbox.length >= MAX_OUTBOUND) {
+      this.limit("outbound_messages");
+      return "limited";
+    }
+    this.outbox.push(message);
+    return "sent";
+  }
+
+  /** The metric's state, opened with its `initial` value the first time it is touched. */
+  touchMetric(metricId: string, origin: Origin): { balance: number; lifetime: number } {
+    const existing = this.state.metrics[metricId];
+    if (existing) return existing;
+    const metric = this.programme.metrics.get(metricId)!;
+    const opened = { balance: 0, lifetime: 0 };
+    this.state.metrics[metricId] = opened;
+    if (metric.initial !== 0) this.changeMetric(metricId, metric.initial, "initial", origin);
+    return opened;
+  }
+
+  /**
+   * Applies a delta already checked against the metric's bounds, writes its ledger entry,
+   * emits loyalty.metric.changed and recomputes what depends on the metric.
+   */
+  changeMetric(metricId: string, delta: number, reason: string, origin: Origin, requested?: number): void {
+    const held = this.state.metrics[metricId]!;
+    const previousBalance = held.balance;
+    const previousLifetime = held.lifetime;
+    held.balance += delta;
+    if (delta > 0) held.lifetime += delta;
+    this.ledger.push({
+      metric: metricId,
+      delta,
+      ...(requested !== undefined && requested !== delta ? { requested } : {}),
+      balanceAfter: held.balance,
+      reason,
+      source: {
+        eventId: this.root.id,
+        ...(origin.event.id !== this.root.id ? { derivedEventId: origin.event.id } : {}),
+        ...(origin.campaign ? { campaign: origin.campaign } : {}),
+        ...(origin.step ? { step: origin.step } : {}),
+      },
+      occurredAt: this.root.occurredAt,
+    });
+    if (origin.campaign && delta > 0) {
+      const byMetric = this.creditedBy.get(origin.campaign) ?? new Map<string, number>();
+      byMetric.set(metricId, (byMetric.get(metricId) ?? 0) + delta);
+      this.creditedBy.set(origin.campaign, byMetric);
+    }
+    this.emit(
+      "loyalty.metric.changed",
+      { metric: metricId, delta, balance: held.balance, previousBalance, lifetime: held.lifetime, previousLifetime, reason },
+      origin.event.depth,
+    );
+    this.recomputeLadders(metricId);
+    this.stateChanged(`metrics.${metricId}`, origin);
+  }
+
+  /** The lowest balance a debit may reach (null: unbounded). */
+  floorOf(metricId: string): number | null {
+    return metricFloor(this.programme.metrics.get(metricId)!);
+  }
+
+  private recomputeLadders(metricId: string): void {
+    for (const ladderId of this.programme.laddersByMetric.get(metricId) ?? []) {
+      const ladder = this.programme.ladders.get(ladderId)!;
+      const held = this.state.metrics[metricId]!;
+      const value = ladder.basis === "balance" ? held.balance : held.lifetime;
+      let rank = 0;
+      ladder.levels.forEach((level, i) => {
+        if (level.threshold <= value) rank = i;
+      });
+      const currentRank = Math.max(0, ladder.levels.findIndex((l) => l.id === this.state.ladders[ladderId]));
+      if (!ladder.demotion) rank = Math.max(rank, currentRank);
+      const from = ladder.levels[currentRank]!.id;
+      const to = ladder.levels[rank]!.id;
+      this.state.ladders[ladderId] = to;
+      if (from === to) continue;
+      const change = this.ladderChanges.get(ladderId);
+      this.ladderChanges.set(ladderId, { from: change?.from ?? from, to });
+    }
+  }
+
+  /**
+   * Emits one loyalty.ladder.level_changed per ladder whose final level differs from its
+   * level before the root event (SPEC §4.4); called when the queue drains.
+   */
+  flushLadderChanges(): void {
+    for (const [ladderId, { from, to }] of this.ladderChanges) {
+      if (from === to) continue;
+      const levels = this.programme.ladders.get(ladderId)!.levels.map((l) => l.id);
+      const direction = levels.indexOf(to) > levels.indexOf(from) ? "up" : "down";
+      this.outcome.changes.push({ type: "ladder", ladder: ladderId, from, to });
+      this.emit("loyalty.ladder.level_changed", { ladder: ladderId, from, to, direction }, 0);
+      this.stateChanged(`ladders.${ladderId}`, { event: this.root });
+    }
+    this.ladderChanges.clear();
+  }
+
+  /** Re-evaluates the dynamic segments that read `key` (SPEC §4.3) and emits entries/exits. */
+  stateChanged(key: string, origin: Origin): void {
+    for (const segmentId of this.programme.segmentsByKey.get(key) ?? []) this.recomputeSegment(segmentId, origin);
+  }
+
+  recomputeSegment(segmentId: string, origin: Origin): void {
+    const segment = this.programme.segments.get(segmentId);
+    if (!segment?.rule) return;
+    const member = evaluateCondition(segment.rule, { programme: this.programme, state: this.state, zone: this.zone });
+    const was = this.state.dynamicSegments.includes(segmentId);
+    if (member === was) return;
+    this.state.dynamicSegments = member
+      ? [...this.state.dynamicSegments, segmentId].sort()
+      : this.state.dynamicSegments.filter((s) => s !== segmentId);
+    this.segmentMembershipChanged(segmentId, member, origin);
+  }
+
+  /** Emits entered/left when the user's overall membership (static or dynamic) changes. */
+  segmentMembershipChanged(segmentId: string, member: boolean, origin: Origin): void {
+    this.outcome.changes.push({ type: "segment", segment: segmentId, member });
+    this.emit(member ? "loyalty.segment.entered" : "loyalty.segment.left", { segment: segmentId }, origin.event.depth);
+  }
+
+  inSegment(segmentId: string): boolean {
+    return userSegments(this.state).includes(segmentId);
+  }
+}

@@ -1,0 +1,155 @@
+import type { CampaignBody } from "../definitions/kinds/campaigns";
+import type { LadderBody } from "../definitions/kinds/ladders";
+import type { MetricBody } from "../definitions/kinds/metrics";
+import type { ProductBody } from "../definitions/kinds/products";
+import type { SegmentBody } from "../definitions/kinds/segments";
+import type { StreakBody } from "../definitions/kinds/streaks";
+import type { WebhookBody } from "../definitions/kinds/webhooks";
+import type { Condition } from "../definitions/conditions";
+
+// The engine's data: what it is given (a compiled programme, a user's state, an event,
+// the time) and what it answers (the new state, the outcome, ledger entries, outbox
+// messages). Plain JSON-serialisable data only: the Durable Object stores it as is.
+
+export type AttributeValue = string | number | boolean | null | string[];
+
+export interface MetricState {
+  balance: number;
+  /** Sum of positive changes, minus reversed credits (SPEC §4.1). */
+  lifetime: number;
+}
+
+export interface CampaignState {
+  /** Lifetime completions. */
+  completions: number;
+  /** The repeat period the counters below belong to (`all` without `repeat.every`). */
+  period: string;
+  periodCompletions: number;
+  /** Step id → progress in the current round. */
+  progress: Record<string, number>;
+}
+
+export interface UserState {
+  userId: string;
+  /** null until the first event: reading never creates a user (SPEC §7). */
+  createdAt: string | null;
+  lastSeenAt: string | null;
+  timezone: string | null;
+  locale: string | null;
+  attributes: Record<string, AttributeValue>;
+  metrics: Record<string, MetricState>;
+  products: Record<string, number>;
+  /** Static memberships (set by the Admin API or effects). */
+  staticSegments: string[];
+  /** Dynamic memberships (rules evaluated on this state). */
+  dynamicSegments: string[];
+  /** Ladder id → level id. */
+  ladders: Record<string, string>;
+  campaigns: Record<string, CampaignState>;
+}
+
+export function emptyUserState(userId: string): UserState {
+  return {
+    userId,
+    createdAt: null,
+    lastSeenAt: null,
+    timezone: null,
+    locale: null,
+    attributes: {},
+    metrics: {},
+    products: {},
+    staticSegments: [],
+    dynamicSegments: [],
+    ladders: {},
+    campaigns: {},
+  };
+}
+
+/** An event as the engine sees it: root (from a client) or derived (from the engine). */
+export interface EngineEvent {
+  id: string;
+  type: string;
+  /** RFC 3339 UTC with milliseconds. */
+  occurredAt: string;
+  data: Record<string, unknown>;
+  depth: number;
+}
+
+export interface StepMatch {
+  eventType: string;
+  conditions: Condition | null;
+}
+
+export interface CompiledStep {
+  campaignId: string;
+  index: number;
+  id: string;
+  match: StepMatch;
+}
+
+/** A space's definitions, indexed for evaluation (SPEC §5.9). Built once per version. */
+export interface Programme {
+  version: number;
+  spaceTimezone: string;
+  metrics: Map<string, MetricBody>;
+  products: Map<string, ProductBody>;
+  segments: Map<string, SegmentBody>;
+  ladders: Map<string, LadderBody>;
+  streaks: Map<string, StreakBody>;
+  webhooks: Map<string, WebhookBody>;
+  /** Non-archived campaigns (status decides whether they evaluate). */
+  campaigns: Map<string, CampaignBody>;
+  /** Event type → candidate steps, in evaluation order (priority desc, campaign id, step order). */
+  stepsByEventType: Map<string, CompiledStep[]>;
+  /** Metric id → ladders on it. */
+  laddersByMetric: Map<string, string[]>;
+  /** State key (e.g. `metrics.points`, `attributes.country`) → dynamic segments reading it. */
+  segmentsByKey: Map<string, string[]>;
+  /** Derived event type (or `*`) → enabled webhook endpoints subscribed to it. */
+  webhooksByEventType: Map<string, string[]>;
+}
+
+export type EffectStatus = "applied" | "skipped" | "failed";
+
+export interface EffectReport {
+  campaign: string;
+  step: string | null;
+  type: string;
+  status: EffectStatus;
+  reason?: string;
+  [field: string]: unknown;
+}
+
+export interface LedgerEntryDraft {
+  metric: string;
+  delta: number;
+  requested?: number;
+  balanceAfter: number;
+  reason: string;
+  source: { eventId: string; derivedEventId?: string; campaign?: string; step?: string };
+  occurredAt: string;
+}
+
+export type OutboxMessage =
+  | { kind: "webhook"; webhook: string; eventId: string; type: string; occurredAt: string; data: unknown }
+  | { kind: "push"; eventId: string; title: string; body: string; url: string | null; data: unknown };
+
+export interface Outcome {
+  steps: Array<{ campaign: string; step: string; progress: number; target: number; completed: boolean }>;
+  campaignsCompleted: Array<{ campaign: string; completions: number }>;
+  effects: EffectReport[];
+  changes: Array<Record<string, unknown>>;
+  derivedEvents: Array<{ id: string; type: string; depth: number }>;
+  late: boolean;
+  cascadeLimited: boolean;
+  explain?: Array<Record<string, unknown>>;
+}
+
+export interface EvaluationResult {
+  state: UserState;
+  outcome: Outcome;
+  ledger: LedgerEntryDraft[];
+  outbox: OutboxMessage[];
+  /** Every derived event produced (evaluated or cut by the depth limit). */
+  derived: EngineEvent[];
+}
