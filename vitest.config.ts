@@ -17,6 +17,8 @@ export default defineConfig(async () => {
             SIGNING_KEY_SECRET: "k1:test-signing-secret-0123456789abcdef0123",
             DEFINITIONS_TTL_MS: "0",
             LOG_LEVEL: "error",
+            // Lets a test event fail inside the user's transaction (src/user/user-state.ts).
+            TEST_FAULT_INJECTION: "on",
             // Pinned so a developer's .dev.vars (which the pool also reads) cannot change them.
             PUBLIC_BASE_URL: "",
             SPACE_HOST_SUFFIX: "",

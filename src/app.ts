@@ -10,6 +10,7 @@ import { requestContext } from "./http/request-context";
 import { newId } from "./lib/ids";
 import { registerApiKeyRoutes } from "./routes/admin/api-keys";
 import { registerDefinitionRoutes } from "./routes/admin/definitions";
+import { registerEventRoutes } from "./routes/admin/events";
 import { registerProgrammeRoutes } from "./routes/admin/programme";
 import { registerSpaceRoutes } from "./routes/admin/spaces";
 import { registerUserTokenRoutes } from "./routes/admin/user-tokens";
@@ -40,6 +41,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerUserTokenRoutes(admin);
   registerDefinitionRoutes(admin);
   registerProgrammeRoutes(admin);
+  registerEventRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();

@@ -23,6 +23,8 @@ declare global {
       ADMIN_ROOT_KEY?: string;
       /** Secret: `keyId:secret[,keyId:secret…]`; the first encrypts, all decrypt. */
       SIGNING_KEY_SECRET?: string;
+      /** Tests only (vitest config): "on" lets FAULT_EVENT_TYPE fail inside a transaction. Never set it in a deployment. */
+      TEST_FAULT_INJECTION?: string;
     }
   }
 }

@@ -157,7 +157,7 @@ export function applyEffect(run: Run, effect: Effect, origin: Origin): void {
     return;
   }
   run.effectCount += 1;
-  run.outcome.effects.push({ ...applyOne(run, effect, origin), ...base });
+  run.outcome.effects.push({ ...base, ...applyOne(run, effect, origin) });
 }
 
 function applyOne(run: Run, effect: Effect, origin: Origin): Report {

@@ -1,46 +1,148 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { applyEvent, type RootEvent } from "../engine/evaluate";
+import type { Outcome, UserState as UserStateDocument } from "../engine/types";
+import { log } from "../http/log";
 import { FifoLock } from "./lock";
+import { programmeFor } from "./programme-cache";
+import { UserStorage, type ActivityEntry, type LedgerEntry } from "./storage";
 
 // One object per (space, user): the single writer of that user's loyalty state (SPEC
-// §1.2). The foundation only lays down its storage schema versioning and its lock; the
-// engine issue adds the state tables and the RPC methods (applyEvent, getState, …),
-// each a thin wrapper around the pure engine.
+// §1.2). It is thin: it loads state, asks the pure engine, and stores the result — state,
+// ledger entries, the seen event id, the activity entry and the outbox — in one
+// transactionSync, then hands the outbox to the Queue. RPC methods answer result objects
+// rather than throwing (a rejected RPC is awkward for callers and for the test pool).
 
-/** Storage migrations, applied in order; the applied count lives in `schema_version`. */
-export const MIGRATIONS: string[] = [
-  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-];
+export { MIGRATIONS } from "./storage";
 
 /** Durable Object names: the space's immutable id and the user id, unambiguously. */
 export function userObjectName(spaceId: string, userId: string): string {
   return JSON.stringify([spaceId, userId]);
 }
 
+export interface IngestRequest {
+  spaceId: string;
+  userId: string;
+  event: RootEvent;
+  /** Hash of the event id (compact idempotency key) and of the client's body as sent. */
+  idHash: string;
+  bodyHash: string;
+  dryRun: boolean;
+  explain: boolean;
+  definitionsTtlMs: number;
+}
+
+export type IngestResult =
+  | { kind: "applied"; outcome: Outcome }
+  | { kind: "duplicate"; outcome: Outcome | null }
+  | { kind: "id_reused" }
+  | { kind: "error"; message: string };
+
+/** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
+export const FAULT_EVENT_TYPE = "test.fault";
+const OUTBOX_RETRY_MS = 10_000;
+
 export class UserState extends DurableObject<Env> {
   protected readonly lock = new FifoLock();
+  private readonly storage: UserStorage;
+  /** Memory is only a cache of storage (SPEC STYLE): dropped whenever a write fails. */
+  private cached: UserStateDocument | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => this.migrate());
+    this.storage = new UserStorage(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => this.storage.migrate((fn) => ctx.storage.transactionSync(fn)));
   }
 
-  private migrate(): void {
-    const sql = this.ctx.storage.sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`);
-    const row = sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0];
-    const applied = row?.version ?? 0;
-    if (applied >= MIGRATIONS.length) return;
-    this.ctx.storage.transactionSync(() => {
-      for (const statement of MIGRATIONS.slice(applied)) sql.exec(statement);
-      sql.exec(`DELETE FROM schema_version`);
-      sql.exec(`INSERT INTO schema_version (version) VALUES (?)`, MIGRATIONS.length);
+  async schemaVersion(): Promise<number> {
+    return this.storage.schemaVersion();
+  }
+
+  /** Applies one event exactly once (SPEC §5.1, §5.2). */
+  async ingest(request: IngestRequest): Promise<IngestResult> {
+    return this.lock.run(async () => {
+      try {
+        return await this.ingestLocked(request);
+      } catch (error) {
+        this.cached = undefined;
+        log(this.env, "error", "user.ingest_failed", { userId: request.userId, eventId: request.event.id, error: String(error) });
+        return { kind: "error", message: "evaluation failed" };
+      }
     });
   }
 
-  /** Storage schema version; lets tests and operators check an object is initialised. */
-  async schemaVersion(): Promise<number> {
-    const row = this.ctx.storage.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0];
-    return row?.version ?? 0;
+  private async ingestLocked(request: IngestRequest): Promise<IngestResult> {
+    const seen = this.storage.seenEvent(request.idHash);
+    if (seen) {
+      if (seen.bodyHash !== request.bodyHash) return { kind: "id_reused" };
+      return { kind: "duplicate", outcome: this.storage.outcomeOf(request.event.id) };
+    }
+    // Everything asynchronous happens before the transaction; its results are inputs.
+    const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
+    const now = Date.now();
+    const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
+    const result = applyEvent(programme, state, request.event, { now, explain: request.explain });
+    if (request.dryRun) return { kind: "applied", outcome: result.outcome };
+
+    const at = new Date(now).toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.storage.saveState(result.state);
+      this.storage.appendLedger(result.ledger, at);
+      if (this.env.TEST_FAULT_INJECTION === "on" && request.event.type === FAULT_EVENT_TYPE) {
+        throw new Error("injected fault inside the event transaction");
+      }
+      this.storage.recordSeen(request.idHash, request.bodyHash);
+      this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
+      this.storage.enqueueOutbox(result.outbox, now);
+    });
+    this.cached = result.state;
+    if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
+    return { kind: "applied", outcome: result.outcome };
+  }
+
+  /** Hands pending outbox rows to the deliveries queue; whatever fails waits for the alarm. */
+  private async flushOutbox(spaceId?: string): Promise<void> {
+    const pending = this.storage.pendingOutbox();
+    if (pending.length === 0) return;
+    try {
+      await this.env.DELIVERIES.sendBatch(
+        pending.map(({ id, message }) => ({
+          body: { v: 1, type: "delivery", key: `${this.ctx.id.toString()}:${id}`, body: { spaceId, message } },
+        })),
+      );
+      this.storage.removeOutbox(pending.map((p) => p.id));
+    } catch (error) {
+      log(this.env, "warn", "user.outbox_send_failed", { error: String(error), pending: pending.length });
+      await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    await this.lock.run(async () => {
+      await this.flushOutbox();
+      if (this.storage.pendingOutbox(1).length > 0) await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+    });
+  }
+
+  /** The user's state, or null for a user never seen (reads never create a user). */
+  async getState(): Promise<UserStateDocument | null> {
+    return this.cached ?? this.storage.loadState() ?? null;
+  }
+
+  async ledger(metric: string, limit: number, before?: number): Promise<LedgerEntry[]> {
+    return this.storage.ledger(metric, limit, before);
+  }
+
+  async activity(limit: number, before?: number): Promise<ActivityEntry[]> {
+    return this.storage.activity(limit, before);
+  }
+
+  /** Test and operator check of the ledger invariant: balance = sum of entries. */
+  async ledgerSum(metric: string): Promise<number> {
+    return this.storage.ledgerSum(metric);
+  }
+
+  async outboxSize(): Promise<number> {
+    return this.storage.pendingOutbox(1000).length;
   }
 }

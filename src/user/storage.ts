@@ -1,0 +1,183 @@
+import { emptyUserState, type LedgerEntryDraft, type Outcome, type OutboxMessage, type UserState } from "../engine/types";
+
+// The user's Durable Object storage (SQLite): the state document, the ledger, the seen
+// event ids, the activity log and the outbox. Synchronous SQL only, so a caller can wrap
+// several of these in one transactionSync.
+
+/** Ordered storage migrations; the applied count lives in `schema_version`. */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS user_state (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)`,
+  // The ledger is kept forever: balance = sum(delta) per metric (SPEC §5.7).
+  `CREATE TABLE IF NOT EXISTS ledger (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, metric TEXT NOT NULL, delta INTEGER NOT NULL,
+     requested INTEGER, balance_after INTEGER NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
+     occurred_at TEXT NOT NULL, at TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS ledger_metric ON ledger (metric, seq)`,
+  // Seen event ids for the user's lifetime, compactly: 16-byte hashes of the id and body.
+  `CREATE TABLE IF NOT EXISTS seen_events (id_hash TEXT PRIMARY KEY, body_hash TEXT NOT NULL) WITHOUT ROWID`,
+  // Processed events with their full outcome; pruned after the retention period.
+  `CREATE TABLE IF NOT EXISTS activity (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL,
+     occurred_at TEXT NOT NULL, at INTEGER NOT NULL, outcome TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS activity_event ON activity (event_id)`,
+  `CREATE INDEX IF NOT EXISTS activity_at ON activity (at)`,
+  // Outbound work written with the event, handed to the Queue after commit.
+  `CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+];
+
+export const ACTIVITY_RETENTION_MS = 30 * 86_400_000;
+
+export interface LedgerEntry extends LedgerEntryDraft {
+  id: string;
+  seq: number;
+  at: string;
+}
+
+export interface ActivityEntry {
+  seq: number;
+  eventId: string;
+  type: string;
+  occurredAt: string;
+  at: string;
+  outcome: Outcome;
+}
+
+export class UserStorage {
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(transaction: (fn: () => void) => void): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`);
+    const applied = this.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0]?.version ?? 0;
+    if (applied >= MIGRATIONS.length) return;
+    transaction(() => {
+      for (const statement of MIGRATIONS.slice(applied)) this.sql.exec(statement);
+      this.sql.exec(`DELETE FROM schema_version`);
+      this.sql.exec(`INSERT INTO schema_version (version) VALUES (?)`, MIGRATIONS.length);
+    });
+  }
+
+  schemaVersion(): number {
+    return this.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0]?.version ?? 0;
+  }
+
+  /** The stored state, or undefined for a user never seen. */
+  loadState(): UserState | undefined {
+    const row = this.sql.exec<{ json: string }>(`SELECT json FROM user_state WHERE id = 1`).toArray()[0];
+    return row ? (JSON.parse(row.json) as UserState) : undefined;
+  }
+
+  stateOrEmpty(userId: string): UserState {
+    return this.loadState() ?? emptyUserState(userId);
+  }
+
+  saveState(state: UserState): void {
+    this.sql.exec(`INSERT OR REPLACE INTO user_state (id, json) VALUES (1, ?)`, JSON.stringify(state));
+  }
+
+  seenEvent(idHash: string): { bodyHash: string } | undefined {
+    const row = this.sql.exec<{ body_hash: string }>(`SELECT body_hash FROM seen_events WHERE id_hash = ?`, idHash).toArray()[0];
+    return row ? { bodyHash: row.body_hash } : undefined;
+  }
+
+  recordSeen(idHash: string, bodyHash: string): void {
+    this.sql.exec(`INSERT INTO seen_events (id_hash, body_hash) VALUES (?, ?)`, idHash, bodyHash);
+  }
+
+  appendLedger(entries: LedgerEntryDraft[], at: string): void {
+    for (const e of entries) {
+      this.sql.exec(
+        `INSERT INTO ledger (metric, delta, requested, balance_after, reason, source, occurred_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        e.metric,
+        e.delta,
+        e.requested ?? null,
+        e.balanceAfter,
+        e.reason,
+        JSON.stringify(e.source),
+        e.occurredAt,
+        at,
+      );
+    }
+  }
+
+  /** Newest first; `before` is a seq for pagination. */
+  ledger(metric: string, limit: number, before?: number): LedgerEntry[] {
+    const rows = this.sql
+      .exec<Record<string, string | number | null>>(
+        `SELECT * FROM ledger WHERE metric = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+        metric,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray();
+    return rows.map((r) => ({
+      id: `led_${r.seq}`,
+      seq: r.seq as number,
+      metric: r.metric as string,
+      delta: r.delta as number,
+      ...(r.requested !== null ? { requested: r.requested as number } : {}),
+      balanceAfter: r.balance_after as number,
+      reason: r.reason as string,
+      source: JSON.parse(r.source as string),
+      occurredAt: r.occurred_at as string,
+      at: r.at as string,
+    }));
+  }
+
+  ledgerSum(metric: string): number {
+    return this.sql.exec<{ total: number }>(`SELECT COALESCE(SUM(delta), 0) AS total FROM ledger WHERE metric = ?`, metric).one().total;
+  }
+
+  recordActivity(eventId: string, type: string, occurredAt: string, at: number, outcome: Outcome): void {
+    this.sql.exec(
+      `INSERT INTO activity (event_id, type, occurred_at, at, outcome) VALUES (?, ?, ?, ?, ?)`,
+      eventId,
+      type,
+      occurredAt,
+      at,
+      JSON.stringify(outcome),
+    );
+  }
+
+  outcomeOf(eventId: string): Outcome | null {
+    const row = this.sql.exec<{ outcome: string }>(`SELECT outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId).toArray()[0];
+    return row ? (JSON.parse(row.outcome) as Outcome) : null;
+  }
+
+  activity(limit: number, before?: number): ActivityEntry[] {
+    return this.sql
+      .exec<{ seq: number; event_id: string; type: string; occurred_at: string; at: number; outcome: string }>(
+        `SELECT * FROM activity WHERE seq < ? ORDER BY seq DESC LIMIT ?`,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        seq: r.seq,
+        eventId: r.event_id,
+        type: r.type,
+        occurredAt: r.occurred_at,
+        at: new Date(r.at).toISOString(),
+        outcome: JSON.parse(r.outcome) as Outcome,
+      }));
+  }
+
+  pruneActivity(now: number): void {
+    this.sql.exec(`DELETE FROM activity WHERE at < ?`, now - ACTIVITY_RETENTION_MS);
+  }
+
+  enqueueOutbox(messages: OutboxMessage[], now: number): void {
+    for (const m of messages) this.sql.exec(`INSERT INTO outbox (message, created_at) VALUES (?, ?)`, JSON.stringify(m), now);
+  }
+
+  pendingOutbox(limit = 100): Array<{ id: number; message: OutboxMessage }> {
+    return this.sql
+      .exec<{ id: number; message: string }>(`SELECT id, message FROM outbox ORDER BY id LIMIT ?`, limit)
+      .toArray()
+      .map((r) => ({ id: r.id, message: JSON.parse(r.message) as OutboxMessage }));
+  }
+
+  removeOutbox(ids: number[]): void {
+    for (const id of ids) this.sql.exec(`DELETE FROM outbox WHERE id = ?`, id);
+  }
+}

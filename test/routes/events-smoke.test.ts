@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { call, createSpace, json } from "../helpers/harness";
+
+describe("events smoke", () => {
+  it("ingests, replays, refuses a reused id", async () => {
+    const space = await createSpace();
+    const s = space.slug;
+    await call("/api/loyalty/admin/metrics/points", { space: s, method: "PUT", body: { name: "Points", kind: "currency" } });
+    let r = await call("/api/loyalty/admin/campaigns/read", {
+      space: s, method: "PUT",
+      body: { name: "Read", status: "active", repeat: { limit: null }, steps: [{ id: "s", name: "s", trigger: { eventType: "article_read" }, effects: [{ type: "metric.add", metric: "points", amount: 10 }] }] },
+    });
+    expect(r.status, await r.clone().text()).toBe(201);
+    r = await call("/api/loyalty/admin/events", { space: s, body: { id: "e1", userId: "u1", type: "article_read" } });
+    expect(r.status, await r.clone().text()).toBe(201);
+    console.log(JSON.stringify(await r.clone().json()));
+    r = await call("/api/loyalty/admin/events", { space: s, body: { id: "e1", userId: "u1", type: "article_read" } });
+    expect(r.status).toBe(200);
+    expect((await json(r)).duplicate).toBe(true);
+    r = await call("/api/loyalty/admin/events", { space: s, body: { id: "e1", userId: "u1", type: "other" } });
+    expect(r.status).toBe(409);
+  });
+});
