@@ -29,15 +29,17 @@ export interface EvaluateOptions {
   explain?: boolean;
 }
 
-export function applyEvent(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): EvaluationResult {
+/**
+ * Starts a root: clones the state, records first sight (loyalty.user.created, createdAt =
+ * the earliest occurredAt seen) and last sight. The caller queues what to evaluate.
+ */
+export function startRun(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): Run {
   const state = structuredClone(input);
   const event: EngineEvent = { id: root.id, type: root.type, occurredAt: root.occurredAt, data: root.data, depth: 0 };
   const run = new Run(programme, state, event, options.now, root.silent);
   if (options.explain) run.outcome.explain = [];
-
   state.lastSeenAt = new Date(options.now).toISOString();
   if (state.createdAt === null) {
-    // First sight: the user exists from the earliest occurredAt seen (backfills are not "new").
     state.createdAt = root.occurredAt;
     run.emit("loyalty.user.created", { attributes: state.attributes }, 0);
     for (const segmentId of programme.segments.keys()) run.recomputeSegment(segmentId, { event });
@@ -45,13 +47,22 @@ export function applyEvent(programme: Programme, input: UserState, root: RootEve
     state.createdAt = root.occurredAt;
     run.stateChanged("createdAt", { event });
   }
+  return run;
+}
 
-  run.queue.push(event);
+/** Evaluates everything queued, breadth-first, then the ladder changes it caused. */
+export function finishRun(run: Run): EvaluationResult {
   while (run.queue.length > 0) {
     while (run.queue.length > 0) evaluateOne(run, run.queue.shift()!);
     run.flushLadderChanges();
   }
-  return { state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived };
+  return { state: run.state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived };
+}
+
+export function applyEvent(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): EvaluationResult {
+  const run = startRun(programme, input, root, options);
+  run.queue.push(run.root);
+  return finishRun(run);
 }
 
 function explain(run: Run, step: CompiledStep, reason: string, extra: Record<string, unknown> = {}): void {

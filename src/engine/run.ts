@@ -112,7 +112,14 @@ export class Run {
    * Applies a delta already checked against the metric's bounds, writes its ledger entry,
    * emits loyalty.metric.changed and recomputes what depends on the metric.
    */
-  changeMetric(metricId: string, delta: number, reason: string, origin: Origin, requested?: number): void {
+  changeMetric(
+    metricId: string,
+    delta: number,
+    reason: string,
+    origin: Origin,
+    requested?: number,
+    extraSource: LedgerEntryDraft["source"] = {},
+  ): void {
     const held = this.state.metrics[metricId]!;
     const previousBalance = held.balance;
     const previousLifetime = held.lifetime;
@@ -129,6 +136,7 @@ export class Run {
         ...(origin.event.id !== this.root.id ? { derivedEventId: origin.event.id } : {}),
         ...(origin.campaign ? { campaign: origin.campaign } : {}),
         ...(origin.step ? { step: origin.step } : {}),
+        ...extraSource,
       },
       occurredAt: this.root.occurredAt,
     });

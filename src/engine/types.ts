@@ -35,6 +35,8 @@ export interface UserState {
   createdAt: string | null;
   lastSeenAt: string | null;
   timezone: string | null;
+  /** When a profile write last changed the zone (SPEC §5.4: at most once per 24 h). */
+  timezoneChangedAt?: string;
   locale: string | null;
   attributes: Record<string, AttributeValue>;
   metrics: Record<string, MetricState>;
@@ -126,7 +128,15 @@ export interface LedgerEntryDraft {
   requested?: number;
   balanceAfter: number;
   reason: string;
-  source: { eventId: string; derivedEventId?: string; campaign?: string; step?: string };
+  source: {
+    eventId?: string;
+    derivedEventId?: string;
+    campaign?: string;
+    step?: string;
+    redemption?: string;
+    adjustmentBy?: string;
+    reverses?: string;
+  };
   occurredAt: string;
 }
 

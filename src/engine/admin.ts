@@ -1,0 +1,97 @@
+import type { Run } from "./run";
+import type { AttributeValue, UserState } from "./types";
+
+// What the Admin API does to one user (SPEC §7, §5.4): adjustments, grants, revocations
+// and profile changes. Each runs inside a Run like an event does, so the derived events it
+// causes (metric changed, product granted, user updated, ladder and segment changes) are
+// evaluated by campaigns the same way. Refusals are returned, never thrown.
+
+export type AdminOp =
+  | { op: "adjust"; metric: string; amount: number; reason: string; keyId: string | null }
+  | { op: "grant"; product: string; quantity: number }
+  | { op: "revoke"; product: string; quantity: number | null }
+  | {
+      op: "profile";
+      /** Replaced whole (PUT) or already merged (PATCH) by the caller. */
+      attributes?: Record<string, AttributeValue>;
+      timezone?: string | null;
+      locale?: string | null;
+    };
+
+export type AdminRefusal = { refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen"; detail: string; path: string };
+
+export type AdminApplied = { refused?: undefined; result: Record<string, unknown> };
+
+/** A user's zone may change once per 24 h through profile writes (SPEC §5.4). */
+export const TIMEZONE_CHANGE_INTERVAL_MS = 86_400_000;
+
+export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal {
+  const origin = { event: run.root };
+  switch (op.op) {
+    case "adjust": {
+      const metric = run.programme.metrics.get(op.metric);
+      if (!metric) return { refused: "not_found", detail: `no metric '${op.metric}'`, path: "path.metric" };
+      const held = run.touchMetric(op.metric, origin);
+      const floor = run.floorOf(op.metric);
+      if (op.amount < 0 && floor !== null && held.balance + op.amount < floor) {
+        return { refused: "insufficient_balance", detail: `the balance is ${held.balance}; a debit of ${-op.amount} would cross ${floor}`, path: "amount" };
+      }
+      if (op.amount > 0 && metric.max !== null && held.balance + op.amount > metric.max) {
+        return { refused: "above_max", detail: `the balance is ${held.balance}; a credit of ${op.amount} would cross the maximum ${metric.max}`, path: "amount" };
+      }
+      run.changeMetric(op.metric, op.amount, op.reason, origin, undefined, op.keyId ? { adjustmentBy: op.keyId } : {});
+      return { result: { metric: op.metric, amount: op.amount, balance: held.balance, lifetime: held.lifetime } };
+    }
+    case "grant": {
+      const product = run.programme.products.get(op.product);
+      if (!product) return { refused: "not_found", detail: `no product '${op.product}'`, path: "product" };
+      const held = run.state.products[op.product] ?? 0;
+      const quantity = product.type === "badge" ? 1 : op.quantity;
+      if (product.perUserLimit !== null && held + quantity > product.perUserLimit) {
+        return { refused: "per_user_limit", detail: `the user holds ${held}; the limit is ${product.perUserLimit}`, path: "quantity" };
+      }
+      run.state.products[op.product] = held + quantity;
+      run.emit("loyalty.product.granted", { product: op.product, quantity, via: "admin" }, 0);
+      run.stateChanged(`products.${op.product}`, origin);
+      return { result: { product: op.product, quantity: held + quantity } };
+    }
+    case "revoke": {
+      const held = run.state.products[op.product] ?? 0;
+      if (held === 0) return { refused: "not_found", detail: `the user holds no '${op.product}'`, path: "path.product" };
+      const quantity = Math.min(held, op.quantity ?? held);
+      if (held === quantity) delete run.state.products[op.product];
+      else run.state.products[op.product] = held - quantity;
+      run.emit("loyalty.product.revoked", { product: op.product, quantity, via: "admin" }, 0);
+      run.stateChanged(`products.${op.product}`, origin);
+      return { result: { product: op.product, quantity: held - quantity } };
+    }
+    case "profile":
+      return applyProfile(run, op);
+  }
+}
+
+function applyProfile(run: Run, op: Extract<AdminOp, { op: "profile" }>): AdminApplied | AdminRefusal {
+  const state: UserState = run.state;
+  const origin = { event: run.root };
+  if (op.timezone !== undefined && op.timezone !== state.timezone) {
+    const last = state.timezoneChangedAt ? Date.parse(state.timezoneChangedAt) : undefined;
+    if (last !== undefined && run.now - last < TIMEZONE_CHANGE_INTERVAL_MS) {
+      return { refused: "frozen", detail: "the time zone can change once per 24 hours", path: "timezone" };
+    }
+    state.timezone = op.timezone;
+    state.timezoneChangedAt = new Date(run.now).toISOString();
+    run.stateChanged("timezone", origin);
+  }
+  if (op.locale !== undefined) state.locale = op.locale;
+  if (op.attributes !== undefined) {
+    const before = state.attributes;
+    const keys = new Set([...Object.keys(before), ...Object.keys(op.attributes)]);
+    const changed = [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(op.attributes![k])).sort();
+    if (changed.length > 0) {
+      state.attributes = op.attributes;
+      run.emit("loyalty.user.updated", { attributes: state.attributes, changed }, 0);
+      for (const key of changed) run.stateChanged(`attributes.${key}`, origin);
+    }
+  }
+  return { result: {} };
+}
