@@ -11,6 +11,7 @@ import { newId } from "./lib/ids";
 import { registerApiKeyRoutes } from "./routes/admin/api-keys";
 import { registerDefinitionRoutes } from "./routes/admin/definitions";
 import { registerEventRoutes } from "./routes/admin/events";
+import { registerUserRoutes } from "./routes/admin/users";
 import { registerProgrammeRoutes } from "./routes/admin/programme";
 import { registerSpaceRoutes } from "./routes/admin/spaces";
 import { registerUserTokenRoutes } from "./routes/admin/user-tokens";
@@ -42,6 +43,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerDefinitionRoutes(admin);
   registerProgrammeRoutes(admin);
   registerEventRoutes(admin);
+  registerUserRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();

@@ -12,6 +12,7 @@ import {
   loadSnapshot,
   type DefinitionWrite,
 } from "./store";
+import type { Reference } from "./validation-context";
 import { DEFINITION_ID_PATTERN, DEFINITION_KINDS, type DefinitionInfo, type DefinitionKind } from "./types";
 
 // The programme document (SPEC §4.8): a space's whole programme as one JSON document,
@@ -101,11 +102,11 @@ export async function applyProgramme(
       const parsed = specs[item.kind].schema.safeParse(item.body);
       if (parsed.success) pending.set(infoKey(item.kind, item.id), { ...specs[item.kind].info(parsed.data), kind: item.kind, id: item.id, archived: false });
     }
+    // Pruned definitions stay visible to validation: a kept one that still references
+    // them is then reported as in_use below (not as an unknown reference).
     const pruned = options.prune ? rows.filter((r) => !inDocument.has(infoKey(r.kind as DefinitionKind, r.id))) : [];
-    for (const row of pruned) {
-      const known = snapshot.infos.get(infoKey(row.kind as DefinitionKind, row.id))!;
-      pending.set(infoKey(row.kind as DefinitionKind, row.id), { ...known, archived: true });
-    }
+    /** Every reference of the document's definitions (changed or not), at its document path. */
+    const kept: Reference[] = [];
 
     const problems: Array<{ code: ErrorCode; errors: FieldError[] }> = [];
     const writes: DefinitionWrite[] = [];
@@ -122,6 +123,7 @@ export async function applyProgramme(
       const current = live.get(key);
       try {
         const upsert = await planUpsert(deps, specs, snapshot, item.kind, item.id, item.body, current, { pathPrefix: at, pending });
+        kept.push(...upsert.references.map((r) => ({ ...r, path: `${at}${r.path}` })));
         if (current && sameJson(current.body, upsert.body)) {
           diff.unchanged.push(key);
           continue;
@@ -140,7 +142,7 @@ export async function applyProgramme(
     }
     for (const row of pruned) {
       const kind = row.kind as DefinitionKind;
-      const users = writes.flatMap((w) => (w.op === "upsert" ? w.references.filter((r) => r.kind === kind && r.id === row.id) : []));
+      const users = kept.filter((r) => r.kind === kind && r.id === row.id);
       if (users.length > 0) {
         problems.push({ code: "in_use", errors: users.map((r) => ({ path: r.path, message: `references ${kind}/${row.id}, which prune would archive` })) });
         continue;

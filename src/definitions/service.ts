@@ -190,7 +190,8 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
       if (request.mode === "put" && request.ifNoneMatch?.trim() === "*" && known) {
         throw new ApiError("precondition_failed", "If-None-Match: * but the definition exists");
       }
-      if (known?.erased) throw idTaken(kind, id, known);
+      // PUT is create-or-replace: an archived id can be neither (ids are never reused, SPEC §4).
+      if (known?.erased || (request.mode === "put" && known?.archived)) throw idTaken(kind, id, known);
       assertIfMatch(request.ifMatch, current?.version ?? null);
       if (current?.archivedAt != null) {
         throw new ApiError("frozen", `'${id}' is archived; archived definitions never change (create a new one)`);

@@ -54,7 +54,8 @@ export class ValidationContext {
    * that kind. Returns what is known about the target, or undefined (error recorded).
    */
   ref(kind: DefinitionKind, id: string, path: string): DefinitionInfo | undefined {
-    this.references.push({ kind, id, path: this.at(path) });
+    // Stored as the path inside the referring body, whatever the prefix of its errors.
+    this.references.push({ kind, id, path });
     const target = this.lookup(kind, id);
     if (!target) {
       this.problem("unknown_reference", path, `no ${SINGULAR[kind]} '${id}' in this space`);

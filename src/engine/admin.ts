@@ -1,3 +1,4 @@
+import { mergePatch } from "../lib/merge-patch";
 import type { Run } from "./run";
 import type { AttributeValue, UserState } from "./types";
 
@@ -12,13 +13,22 @@ export type AdminOp =
   | { op: "revoke"; product: string; quantity: number | null }
   | {
       op: "profile";
-      /** Replaced whole (PUT) or already merged (PATCH) by the caller. */
-      attributes?: Record<string, AttributeValue>;
+      /** Replaces the attributes (PUT), or is merged into them as a JSON merge patch (PATCH). */
+      attributes?: Record<string, AttributeValue | null>;
+      merge?: boolean;
       timezone?: string | null;
       locale?: string | null;
     };
 
-export type AdminRefusal = { refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen"; detail: string; path: string };
+export type AdminRefusal = {
+  refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen" | "invalid_request";
+  detail: string;
+  path: string;
+};
+
+/** SPEC §5.4: ≤ 50 attribute keys, ≤ 8 KiB in all. */
+const MAX_ATTRIBUTES = 50;
+const MAX_ATTRIBUTES_BYTES = 8192;
 
 export type AdminApplied = { refused?: undefined; result: Record<string, unknown> };
 
@@ -85,10 +95,17 @@ function applyProfile(run: Run, op: Extract<AdminOp, { op: "profile" }>): AdminA
   if (op.locale !== undefined) state.locale = op.locale;
   if (op.attributes !== undefined) {
     const before = state.attributes;
-    const keys = new Set([...Object.keys(before), ...Object.keys(op.attributes)]);
-    const changed = [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(op.attributes![k])).sort();
+    const next = (op.merge ? mergePatch(before, op.attributes) : op.attributes) as Record<string, AttributeValue>;
+    if (Object.keys(next).length > MAX_ATTRIBUTES) {
+      return { refused: "invalid_request", detail: `at most ${MAX_ATTRIBUTES} attributes`, path: "attributes" };
+    }
+    if (new TextEncoder().encode(JSON.stringify(next)).byteLength > MAX_ATTRIBUTES_BYTES) {
+      return { refused: "invalid_request", detail: "attributes are larger than 8 KiB", path: "attributes" };
+    }
+    const keys = new Set([...Object.keys(before), ...Object.keys(next)]);
+    const changed = [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(next[k])).sort();
     if (changed.length > 0) {
-      state.attributes = op.attributes;
+      state.attributes = next;
       run.emit("loyalty.user.updated", { attributes: state.attributes, changed }, 0);
       for (const key of changed) run.stateChanged(`attributes.${key}`, origin);
     }

@@ -43,6 +43,10 @@ export function assertPlainData(value: unknown): void {
   ];
   while (stack.length > 0) {
     const item = stack.pop()!;
+    // `1e400` parses to Infinity, which JSON.stringify would store as null.
+    if (typeof item.value === "number" && !Number.isFinite(item.value)) {
+      throw invalidAt(formatPath(item.path), "a number too large to represent");
+    }
     if (item.value === null || typeof item.value !== "object") continue;
     if (item.depth >= MAX_NESTING) {
       throw invalidAt(formatPath(item.path), `nesting deeper than ${MAX_NESTING} levels`);

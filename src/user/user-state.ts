@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { applyEvent, type RootEvent } from "../engine/evaluate";
+import { applyAdminOp, type AdminOp } from "../engine/admin";
+import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
 import type { Outcome, UserState as UserStateDocument } from "../engine/types";
 import { log } from "../http/log";
 import { FifoLock } from "./lock";
@@ -31,6 +32,20 @@ export interface IngestRequest {
   explain: boolean;
   definitionsTtlMs: number;
 }
+
+export interface AdminRequest {
+  spaceId: string;
+  userId: string;
+  /** Names the derived events of this operation (`adm_…#1`). */
+  opId: string;
+  op: AdminOp;
+  definitionsTtlMs: number;
+}
+
+export type AdminResult =
+  | { kind: "applied"; result: Record<string, unknown>; outcome: Outcome }
+  | { kind: "refused"; code: string; detail: string; path: string }
+  | { kind: "error"; message: string };
 
 export type IngestResult =
   | { kind: "applied"; outcome: Outcome }
@@ -98,6 +113,45 @@ export class UserState extends DurableObject<Env> {
     this.cached = result.state;
     if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
     return { kind: "applied", outcome: result.outcome };
+  }
+
+  /** Adjustments, grants, revocations and profile writes (SPEC §7): one transaction each. */
+  async admin(request: AdminRequest): Promise<AdminResult> {
+    return this.lock.run(async () => {
+      try {
+        const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
+        const now = Date.now();
+        const at = new Date(now).toISOString();
+        const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
+        const run = startRun(programme, state, { id: request.opId, type: `admin.${request.op.op}`, occurredAt: at, data: {}, silent: false }, { now });
+        const applied = applyAdminOp(run, request.op);
+        if (applied.refused) return { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
+        const result = finishRun(run);
+        this.ctx.storage.transactionSync(() => {
+          this.storage.saveState(result.state);
+          this.storage.appendLedger(result.ledger, at);
+          this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
+          this.storage.enqueueOutbox(result.outbox, now);
+        });
+        this.cached = result.state;
+        if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
+        return { kind: "applied", result: applied.result, outcome: result.outcome };
+      } catch (error) {
+        this.cached = undefined;
+        log(this.env, "error", "user.admin_failed", { userId: request.userId, op: request.op.op, error: String(error) });
+        return { kind: "error", message: "the operation failed" };
+      }
+    });
+  }
+
+  /** Erasure (SPEC §7): every row and the alarm; the object starts empty again. */
+  async erase(): Promise<void> {
+    await this.lock.run(async () => {
+      await this.ctx.storage.deleteAll();
+      this.cached = undefined;
+      // deleteAll drops the tables but the constructor does not run again.
+      this.storage.migrate((fn) => this.ctx.storage.transactionSync(fn));
+    });
   }
 
   /** Hands pending outbox rows to the deliveries queue; whatever fails waits for the alarm. */

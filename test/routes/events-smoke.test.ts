@@ -21,3 +21,29 @@ describe("events smoke", () => {
     expect(r.status).toBe(409);
   });
 });
+
+describe("users smoke", () => {
+  it("profile, adjust, me views", async () => {
+    const { mintToken, me } = await import("../helpers/harness");
+    const space = await createSpace();
+    const s = space.slug;
+    await call("/api/loyalty/admin/metrics/points", { space: s, method: "PUT", body: { name: "Points", kind: "currency" } });
+    let r = await call("/api/loyalty/admin/users/u9", { space: s, method: "PUT", body: { attributes: { country: "GB" }, timezone: "Europe/London" } });
+    expect(r.status, await r.clone().text()).toBe(201);
+    r = await call("/api/loyalty/admin/users/u9/metrics/points/adjust", { space: s, body: { amount: 50, reason: "goodwill" } });
+    expect(r.status, await r.clone().text()).toBe(201);
+    r = await call("/api/loyalty/admin/users/u9/metrics/points/adjust", { space: s, body: { amount: -80, reason: "oops" } });
+    expect(r.status, await r.clone().text()).toBe(409);
+    r = await call("/api/loyalty/admin/users/u9/metrics/points/transactions", { space: s });
+    console.log(await r.clone().text());
+    const token = await mintToken(space, "u9");
+    for (const p of ["", "/metrics", "/metrics/points", "/metrics/points/transactions", "/rewards", "/segments", "/ladders", "/campaigns", "/activity"]) {
+      r = await me(token, s, `/api/loyalty/me${p}`);
+      expect(r.status, `${p} ${await r.clone().text()}`).toBe(200);
+    }
+    r = await me(token, s, "/api/loyalty/me");
+    console.log(await r.clone().text());
+    r = await call("/api/loyalty/admin/users/u9", { space: s });
+    console.log(await r.clone().text());
+  });
+});

@@ -1,0 +1,163 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AdminOp } from "../../engine/admin";
+import type { AppEnv } from "../../http/context";
+import { attributeValueSchema } from "../../definitions/effects";
+import { definitionIdSchema } from "../../definitions/kinds/common";
+import { userDocument } from "../../engine/views";
+import { ApiError } from "../../errors";
+import { isValidTimeZone } from "../../lib/time";
+import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
+import { readUser, runAdminOp, userStub } from "../../users/gateway";
+import { adminSecurity, errorResponses, jsonBody, jsonContent, mergePatchBody } from "../common";
+import { userIdParams } from "./user-tokens";
+import { activityPage, ledgerPage, pageQuery } from "../me/pages";
+
+// Users through the Admin API (SPEC §7): the full document, profile writes, adjustments,
+// grants and revocations, the ledger, the activity log, erasure.
+
+const tags = ["Users"];
+const anyObject = z.record(z.string(), z.unknown());
+
+const attributesSchema = z.record(z.string().regex(ATTRIBUTE_KEY_PATTERN, "not an attribute key"), attributeValueSchema);
+const profileSchema = z
+  .strictObject({
+    attributes: attributesSchema.default({}),
+    timezone: z.string().refine(isValidTimeZone, "not a valid IANA time zone").nullable().default(null),
+    locale: z.string().min(2).max(35).nullable().default(null),
+  })
+  .openapi("UserProfile");
+const profilePatchSchema = z
+  .strictObject({
+    attributes: z.record(z.string().regex(ATTRIBUTE_KEY_PATTERN, "not an attribute key"), attributeValueSchema.nullable()).optional(),
+    timezone: z.string().refine(isValidTimeZone, "not a valid IANA time zone").nullable().optional(),
+    locale: z.string().min(2).max(35).nullable().optional(),
+  })
+  .openapi("UserProfilePatch");
+const adjustSchema = z
+  .strictObject({
+    amount: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).refine((n) => n !== 0, "an adjustment of 0 does nothing"),
+    reason: z.string().trim().min(1).max(200),
+  })
+  .openapi("MetricAdjustment");
+const grantSchema = z.strictObject({ product: definitionIdSchema, quantity: z.number().int().min(1).max(1000).default(1) }).openapi("ProductGrant");
+const metricParams = userIdParams.extend({ metric: definitionIdSchema });
+const productParams = userIdParams.extend({ product: definitionIdSchema });
+
+const route = <P extends string, M extends "get" | "post" | "put" | "patch" | "delete">(method: M, path: P, summary: string) => ({
+  method,
+  path,
+  tags,
+  security: adminSecurity,
+  summary,
+});
+
+export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({ ...route("get", "/users/{userId}", "A user's whole state"), request: { params: userIdParams },
+      responses: { 200: jsonContent(anyObject, "The user document"), ...errorResponses } }),
+    async (c) => {
+      const { userId } = c.req.valid("param");
+      const { state, seen, programme } = await readUser(c, userId);
+      if (!seen) throw new ApiError("not_found", `no user '${userId}' in this space`);
+      c.header("Cache-Control", "private, no-store");
+      return c.json(userDocument(programme, state, Date.now()), 200);
+    },
+  );
+
+  const profileAnswer = async (c: Context<AppEnv>, userId: string, op: AdminOp) => {
+    const applied = await runAdminOp(c, userId, op);
+    const { state, programme } = await readUser(c, userId);
+    const created = applied.outcome.derivedEvents.some((d) => d.type === "loyalty.user.created");
+    return { body: userDocument(programme, state, Date.now()), status: created ? (201 as const) : (200 as const) };
+  };
+
+  app.openapi(
+    createRoute({ ...route("put", "/users/{userId}", "Set a user's profile (creates the user if new)"),
+      request: { params: userIdParams, body: jsonBody(profileSchema) },
+      responses: { 200: jsonContent(anyObject, "Updated"), 201: jsonContent(anyObject, "Created"), ...errorResponses } }),
+    async (c) => {
+      const { userId } = c.req.valid("param");
+      const { body, status } = await profileAnswer(c, userId, { op: "profile", ...c.req.valid("json") });
+      return c.json(body, status);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("patch", "/users/{userId}", "Change a user's profile (JSON merge patch)"),
+      request: { params: userIdParams, body: mergePatchBody(profilePatchSchema) },
+      responses: { 200: jsonContent(anyObject, "Updated"), 201: jsonContent(anyObject, "Created"), ...errorResponses } }),
+    async (c) => {
+      const { userId } = c.req.valid("param");
+      const patch = c.req.valid("json");
+      const { body, status } = await profileAnswer(c, userId, { op: "profile", ...patch, merge: true });
+      return c.json(body, status);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("delete", "/users/{userId}", "Erase a user (every row of their state; idempotent)"),
+      request: { params: userIdParams }, responses: { 204: { description: "Erased" }, ...errorResponses } }),
+    async (c) => {
+      await userStub(c, c.req.valid("param").userId).erase();
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/metrics/{metric}/adjust", "Adjust a balance (never clamped)"),
+      description: "409 insufficient_balance if a debit would cross the minimum, 409 above_max if a credit would cross the maximum.",
+      request: { params: metricParams, body: jsonBody(adjustSchema) },
+      responses: { 201: jsonContent(anyObject, "The new balance"), ...errorResponses } }),
+    async (c) => {
+      const { userId, metric } = c.req.valid("param");
+      const { amount, reason } = c.req.valid("json");
+      const principal = c.var.principal;
+      const applied = await runAdminOp(c, userId, {
+        op: "adjust",
+        metric,
+        amount,
+        reason,
+        keyId: principal.kind === "key" ? principal.keyId : "root",
+      });
+      return c.json(applied.result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("get", "/users/{userId}/metrics/{metric}/transactions", "A metric's ledger, newest first"),
+      request: { params: metricParams, query: pageQuery }, responses: { 200: jsonContent(anyObject, "A page of ledger entries"), ...errorResponses } }),
+    async (c) => {
+      const { userId, metric } = c.req.valid("param");
+      return c.json(await ledgerPage(c, userId, metric, c.req.valid("query")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/products", "Grant a product"),
+      request: { params: userIdParams, body: jsonBody(grantSchema) }, responses: { 201: jsonContent(anyObject, "Held now"), ...errorResponses } }),
+    async (c) => {
+      const { product, quantity } = c.req.valid("json");
+      const applied = await runAdminOp(c, c.req.valid("param").userId, { op: "grant", product, quantity });
+      return c.json(applied.result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("delete", "/users/{userId}/products/{product}", "Revoke a product (all, or ?quantity=n)"),
+      request: { params: productParams, query: z.object({ quantity: z.coerce.number().int().min(1).max(1000).optional() }) },
+      responses: { 200: jsonContent(anyObject, "Held now"), ...errorResponses } }),
+    async (c) => {
+      const { userId, product } = c.req.valid("param");
+      const applied = await runAdminOp(c, userId, { op: "revoke", product, quantity: c.req.valid("query").quantity ?? null });
+      return c.json(applied.result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("get", "/users/{userId}/activity", "Processed events and their outcomes, newest first"),
+      request: { params: userIdParams, query: pageQuery }, responses: { 200: jsonContent(anyObject, "A page of activity"), ...errorResponses } }),
+    async (c) => c.json(await activityPage(c, c.req.valid("param").userId, c.req.valid("query")), 200),
+  );
+}
