@@ -8,7 +8,7 @@ import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { base64url } from "../lib/ids";
 import { USER_ID_PATTERN } from "../spaces/schemas";
-import { userObjectName, type IngestResult } from "../user/user-state";
+import { userObjectName, type IngestRequest, type IngestResult } from "../user/user-state";
 
 // Event ingestion (SPEC §5.1): validate and normalise a client's event, fingerprint its
 // body as sent, and apply it in the user's Durable Object, which answers the outcome.
@@ -70,17 +70,22 @@ async function hash16(text: string): Promise<string> {
 export interface IngestOptions {
   dryRun: boolean;
   explain: boolean;
-  /** The `Idempotency-Key` header, which may carry the event id. */
-  idempotencyKey: string | undefined;
 }
+
+/** An event checked, normalised and fingerprinted, ready for its user's object. */
+export type PreparedEvent = Omit<IngestRequest, "dryRun" | "explain" | "definitionsTtlMs">;
 
 export type IngestAnswer =
   | { status: 201 | 200; body: { eventId: string; userId: string; duplicate: boolean; outcome: unknown } }
   | { status: 409 | 500; error: ApiError };
 
-export async function ingestEvent(env: Env, config: Config, space: SpaceRow, input: EventInput, options: IngestOptions, now = Date.now()): Promise<IngestAnswer> {
-  const id = input.id ?? options.idempotencyKey;
-  if (input.id !== undefined && options.idempotencyKey !== undefined && input.id !== options.idempotencyKey) {
+/**
+ * Validates what the schema cannot (the id may come from `Idempotency-Key`; occurredAt
+ * at most 5 minutes ahead) and fingerprints the body as sent. Throws ApiError (400).
+ */
+export async function prepareEvent(space: SpaceRow, input: EventInput, idempotencyKey: string | undefined, now = Date.now()): Promise<PreparedEvent> {
+  const id = input.id ?? idempotencyKey;
+  if (input.id !== undefined && idempotencyKey !== undefined && input.id !== idempotencyKey) {
     throw new ApiError("invalid_request", "id: differs from the Idempotency-Key header", [{ path: "id", message: "differs from Idempotency-Key" }]);
   }
   if (id === undefined || !EVENT_ID_PATTERN.test(id)) {
@@ -95,26 +100,38 @@ export async function ingestEvent(env: Env, config: Config, space: SpaceRow, inp
   // "Same body" = the client's { type, occurredAt, data, silent } as sent, before defaults.
   const sent = { type: input.type, occurredAt: input.occurredAt, data: input.data, silent: input.silent };
   const [idHash, bodyHash] = await Promise.all([hash16(id), hash16(canonicalJson(sent))]);
-  const stub = env.USERS.getByName(userObjectName(space.id, input.userId));
-  // RPC typing cannot see through `unknown` fields of the outcome; the shape is IngestResult.
-  const result = (await stub.ingest({
+  return {
     spaceId: space.id,
     userId: input.userId,
     event: { id, type: input.type, occurredAt: new Date(occurredMs).toISOString(), data: input.data ?? {}, silent: input.silent ?? false },
     idHash,
     bodyHash,
-    dryRun: options.dryRun,
-    explain: options.explain,
-    definitionsTtlMs: config.definitionsTtlMs,
-  })) as unknown as IngestResult;
+  };
+}
+
+export function answerOf(prepared: PreparedEvent, result: IngestResult): IngestAnswer {
+  const { id } = prepared.event;
   switch (result.kind) {
     case "applied":
-      return { status: 201, body: { eventId: id, userId: input.userId, duplicate: false, outcome: result.outcome } };
+      return { status: 201, body: { eventId: id, userId: prepared.userId, duplicate: false, outcome: result.outcome } };
     case "duplicate":
-      return { status: 200, body: { eventId: id, userId: input.userId, duplicate: true, outcome: result.outcome } };
+      return { status: 200, body: { eventId: id, userId: prepared.userId, duplicate: true, outcome: result.outcome } };
     case "id_reused":
-      return { status: 409, error: new ApiError("event_id_reused", `event '${id}' was already used with a different body`, [{ path: "id", message: "already used with another body" }]) };
+      return {
+        status: 409,
+        error: new ApiError("event_id_reused", `event '${id}' was already used with a different body`, [{ path: "id", message: "already used with another body" }]),
+      };
     default:
       return { status: 500, error: new ApiError("internal_error", "the event could not be evaluated; nothing was stored") };
   }
+}
+
+/** Applies one user's events in order, in one call to that user's object. */
+export async function applyUserEvents(env: Env, config: Config, prepared: PreparedEvent[], options: IngestOptions): Promise<IngestResult[]> {
+  const first = prepared[0];
+  if (!first) return [];
+  const stub = env.USERS.getByName(userObjectName(first.spaceId, first.userId));
+  const requests: IngestRequest[] = prepared.map((p) => ({ ...p, ...options, definitionsTtlMs: config.definitionsTtlMs }));
+  // RPC typing cannot see through `unknown` fields of the outcome; the shape is IngestResult.
+  return (await stub.ingestBatch(requests)) as unknown as IngestResult[];
 }

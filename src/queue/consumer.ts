@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Env } from "../env";
+import { ingestHandler } from "../events/async";
 import { log } from "../http/log";
 
 // Queue messages (SPEC §1.2): every message is parsed with zod here, carries a version
@@ -18,8 +19,17 @@ export type QueueMessageEnvelope = z.infer<typeof messageEnvelope>;
 
 export type MessageHandler = (message: QueueMessageEnvelope, env: Env, attempts: number) => Promise<"ack" | { retryAfterSeconds: number }>;
 
-/** message type → handler. Later issues register theirs here. */
-export const handlers: Record<string, MessageHandler> = {};
+/**
+ * message type → handler. `delivery` (webhooks and pushes from the users' outboxes) is
+ * acknowledged with a warning until outbound delivery lands (see the outbound issue).
+ */
+export const handlers: Record<string, MessageHandler> = {
+  ingest: ingestHandler,
+  delivery: async (message, env) => {
+    log(env, "warn", "queue.delivery_not_implemented", { key: message.key });
+    return "ack";
+  },
+};
 
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const deadLetter = batch.queue.endsWith("-dlq");

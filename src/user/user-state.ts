@@ -73,16 +73,23 @@ export class UserState extends DurableObject<Env> {
     return this.storage.schemaVersion();
   }
 
-  /** Applies one event exactly once (SPEC §5.1, §5.2). */
-  async ingest(request: IngestRequest): Promise<IngestResult> {
+  /**
+   * Applies events exactly once each, in order (SPEC §5.1, §5.2): one user's part of a
+   * request or of an ingest-queue message, under one hold of the lock.
+   */
+  async ingestBatch(requests: IngestRequest[]): Promise<IngestResult[]> {
     return this.lock.run(async () => {
-      try {
-        return await this.ingestLocked(request);
-      } catch (error) {
-        this.cached = undefined;
-        log(this.env, "error", "user.ingest_failed", { userId: request.userId, eventId: request.event.id, error: String(error) });
-        return { kind: "error", message: "evaluation failed" };
+      const results: IngestResult[] = [];
+      for (const request of requests) {
+        try {
+          results.push(await this.ingestLocked(request));
+        } catch (error) {
+          this.cached = undefined;
+          log(this.env, "error", "user.ingest_failed", { userId: request.userId, eventId: request.event.id, error: String(error) });
+          results.push({ kind: "error", message: "evaluation failed" });
+        }
       }
+      return results;
     });
   }
 

@@ -47,3 +47,34 @@ describe("users smoke", () => {
     console.log(await r.clone().text());
   });
 });
+
+describe("batch and async smoke", () => {
+  it("batch applies per user in order; async goes through the ingest queue", async () => {
+    const space = await createSpace();
+    const s = space.slug;
+    await call("/api/loyalty/admin/metrics/points", { space: s, method: "PUT", body: { name: "Points", kind: "currency" } });
+    await call("/api/loyalty/admin/campaigns/read", {
+      space: s, method: "PUT",
+      body: { name: "Read", status: "active", repeat: { limit: null }, steps: [{ id: "s", name: "s", trigger: { eventType: "read" }, effects: [{ type: "metric.add", metric: "points", amount: 1 }] }] },
+    });
+    let r = await call("/api/loyalty/admin/events/batch", {
+      space: s,
+      body: { events: [{ id: "a1", userId: "a", type: "read" }, { id: "b1", userId: "b", type: "read" }, { id: "a1", userId: "a", type: "read" }, { userId: "c", type: "read" }, { id: "x", userId: "a", type: "loyalty.nope" }] },
+    });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const { results } = await json(r);
+    expect(results.map((x: { status: number }) => x.status)).toEqual([201, 201, 200, 400, 400]);
+    r = await call("/api/loyalty/admin/events?async=true", { space: s, body: { id: "q1", userId: "q", type: "read" } });
+    expect(r.status, await r.clone().text()).toBe(202);
+    // The queue consumer runs in the background of the test runtime; wait for it.
+    const { mintToken, me } = await import("../helpers/harness");
+    const token = await mintToken(space, "q");
+    let balance = 0;
+    for (let i = 0; i < 50 && balance === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const view = await json(await me(token, s, "/api/loyalty/me/metrics/points"));
+      balance = view.balance;
+    }
+    expect(balance).toBe(1);
+  });
+});
