@@ -116,6 +116,8 @@ export class UserState extends DurableObject<Env> {
       this.storage.recordSeen(request.idHash, request.bodyHash);
       this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
       this.storage.enqueueOutbox(result.outbox, now);
+      // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
+      this.storage.pruneActivity(now);
     });
     this.cached = result.state;
     if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
