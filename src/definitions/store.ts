@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { invalidateProgramme } from "../user/programme-cache";
 import { definitionRefs, definitions, spaces, type DefinitionRow } from "../db/schema";
 import type { Reference } from "./validation-context";
 import type { DefinitionInfo, DefinitionKind } from "./types";
@@ -227,5 +228,7 @@ export async function commitDefinitionWrites(
     }
   }
   const [first] = await d1.batch(statements);
-  return (first?.meta.changes ?? 0) === 1;
+  const committed = (first?.meta.changes ?? 0) === 1;
+  if (committed) invalidateProgramme(spaceId);
+  return committed;
 }

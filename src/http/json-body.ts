@@ -44,7 +44,7 @@ export function assertPlainData(value: unknown): void {
   while (stack.length > 0) {
     const item = stack.pop()!;
     // `1e400` parses to Infinity, which JSON.stringify would store as null.
-    if (false && typeof item.value === "number" && !Number.isFinite(item.value)) {
+    if (typeof item.value === "number" && !Number.isFinite(item.value)) {
       throw invalidAt(formatPath(item.path), "a number too large to represent");
     }
     if (item.value === null || typeof item.value !== "object") continue;

@@ -13,6 +13,7 @@ import { checkOutboundUrl } from "../outbound/url-policy";
 import { open, seal } from "../crypto/sealed";
 import { spaceSettingsSchema, type CreateSpaceInput, type SpaceAuthInput, type SpaceView } from "./schemas";
 import { userTokenAudience, userTokenIssuer } from "../auth/user-tokens";
+import { invalidateProgramme } from "../user/programme-cache";
 
 /** How a space's IdP settings are stored: like the input, with the HMAC secret sealed. */
 export interface StoredSpaceAuth {
@@ -246,6 +247,7 @@ export async function patchSpace(
     throw e;
   }
   bySlug.delete(space.slug);
+  invalidateProgramme(space.id);
   if (!updated[0]) {
     throw ifMatch !== undefined
       ? new ApiError("precondition_failed", "the space changed since it was read")

@@ -55,3 +55,11 @@ export async function programmeFor(env: Env, spaceId: string, ttlMs: number, now
   cache.set(spaceId, { programme, checkedAt: now });
   return programme;
 }
+
+/**
+ * Forgets a space's programme in this isolate after a definitions write made here, so
+ * the writer's own isolate sees it at once (others within DEFINITIONS_TTL_MS).
+ */
+export function invalidateProgramme(spaceId: string): void {
+  cache.delete(spaceId);
+}
