@@ -158,10 +158,8 @@ const attributeSet = z
 const eventEmit = z
   .strictObject({
     type: z.literal("event.emit"),
-    eventType: eventTypeSchema.refine(
-      (t) => !t.startsWith(RESERVED_EVENT_TYPE_PREFIX),
-      "loyalty.* event types are reserved for derived events",
-    ),
+    // The reserved `loyalty.*` prefix is a rule (422 in validateEffect), not a shape.
+    eventType: eventTypeSchema,
     data: jsonObjectTemplateSchema.default(() => ({})),
   })
   .openapi("EventEmitEffect");
@@ -281,6 +279,9 @@ export function validateEffect(effect: Effect, ctx: ValidationContext, path: str
       return;
     }
     case "event.emit":
+      if (effect.eventType.startsWith(RESERVED_EVENT_TYPE_PREFIX)) {
+        ctx.invalid(at(path, "eventType"), "loyalty.* event types are reserved for derived events");
+      }
       validateJsonTemplate(effect.data, ctx, at(path, "data"));
       return;
     case "webhook.send":

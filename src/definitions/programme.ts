@@ -4,7 +4,7 @@ import { assertIfMatch } from "../http/etag";
 import type { DefinitionRow } from "../db/schema";
 import { sameJson } from "./kinds/common";
 import { kindSpecs } from "./registry";
-import { planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
+import { newWebhookSecret, planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
 import {
   commitDefinitionWrites,
   infoKey,
@@ -129,7 +129,7 @@ export async function applyProgramme(
           continue;
         }
         if (!current && item.kind === "webhooks" && !options.dryRun) {
-          const secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+          const secret = newWebhookSecret();
           upsert.secret = await seal(secret, webhookSecretContext(deps.space.id, item.id), deps.config.signingKeySecret);
           secrets[key] = secret;
         }

@@ -136,6 +136,7 @@ export async function planUpsert(
     status: kind === "campaigns" ? String(body.status) : null,
     previousVersion: previous?.version ?? null,
     references: ctx.references,
+    archives: kind === "campaigns" && body.status === "archived",
   };
 }
 
@@ -202,9 +203,11 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
     const upsert = await planUpsert(deps, specs, snapshot, kind, id, input, current);
     if (current && sameJson(current.body, upsert.body)) return { row: current, created: false }; // no-op: version stays
 
+    // Archiving through the status is archiving: the same in-use rule as DELETE.
+    if (upsert.archives) await assertNotInUse(deps, kind, id);
     let secret: string | undefined;
     if (!current && kind === "webhooks") {
-      secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+      secret = newWebhookSecret();
       upsert.secret = await seal(secret, webhookSecretContext(deps.space.id, id), deps.config.signingKeySecret);
     }
     if (await commitDefinitionWrites(deps.db, deps.space.id, snapshot.definitionsVersion, [upsert])) {
@@ -213,6 +216,25 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
     }
   }
   throw new ApiError("conflict", "the space's definitions changed concurrently; retry");
+}
+
+/** 409 in_use while a live definition other than itself references (kind, id). */
+async function assertNotInUse(deps: DefinitionDeps, kind: DefinitionKind, id: string): Promise<void> {
+  const referrers = (await referrersOf(deps.db, deps.space.id, kind, id)).filter((r) => !(r.kind === kind && r.id === id));
+  if (referrers.length === 0) return;
+  const names = [...new Set(referrers.map((r) => `${r.kind}/${r.id}`))];
+  throw new ApiError(
+    "in_use",
+    `'${id}' is referenced by ${names.join(", ")}`,
+    referrers.map((r) => ({ path: "", message: `referenced by ${r.kind}/${r.id} at ${r.path}` })),
+    {},
+    { referrers: referrers.map(({ kind, id, path }) => ({ kind, id, path })) },
+  );
+}
+
+/** A webhook signing secret (SPEC §8.1): `whsec_` + base64 of 32 random bytes. */
+export function newWebhookSecret(): string {
+  return `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
 }
 
 export function webhookSecretContext(spaceId: string, webhookId: string): string {
@@ -240,17 +262,7 @@ export async function deleteDefinition(
     if (!current) throw new ApiError("not_found", `no ${kind} '${id}' in this space`);
     assertIfMatch(ifMatch, current.version);
     if (current.archivedAt !== null) return; // archiving is idempotent
-    const referrers = (await referrersOf(deps.db, deps.space.id, kind, id)).filter((r) => !(r.kind === kind && r.id === id));
-    if (referrers.length > 0) {
-      const names = [...new Set(referrers.map((r) => `${r.kind}/${r.id}`))];
-      throw new ApiError(
-        "in_use",
-        `'${id}' is referenced by ${names.join(", ")}`,
-        referrers.map((r) => ({ path: "", message: `referenced by ${r.kind}/${r.id} at ${r.path}` })),
-        {},
-        { referrers: referrers.map(({ kind, id, path }) => ({ kind, id, path })) },
-      );
-    }
+    await assertNotInUse(deps, kind, id);
     const write: DefinitionWrite = spec.archivable
       ? { op: "archive", kind, id, status: kind === "campaigns" ? "archived" : null }
       : { op: "erase", kind, id };

@@ -143,6 +143,8 @@ export type DefinitionWrite =
       previousVersion: number | null;
       /** Only on create (webhook signing secret, sealed). */
       secret?: string;
+      /** A campaign moved to `archived` by PUT/PATCH is archived in full (archivedAt set). */
+      archives?: boolean;
       references: Reference[];
     }
   | { op: "archive"; kind: DefinitionKind; id: string; status: string | null }
@@ -186,16 +188,17 @@ export async function commitDefinitionWrites(
         write.previousVersion === null
           ? d1
               .prepare(
-                `INSERT INTO definitions (space_id, kind, id, body, info, status, secret, version, created_at, updated_at)
-                 SELECT ?, ?, ?, ?, ?, ?, ?, 1, ?, ? WHERE ${OURS}`,
+                `INSERT INTO definitions (space_id, kind, id, body, info, status, secret, version, created_at, updated_at, archived_at)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ? WHERE ${OURS}`,
               )
-              .bind(spaceId, write.kind, write.id, body, info, write.status, write.secret ?? null, now, now, ...ours)
+              .bind(spaceId, write.kind, write.id, body, info, write.status, write.secret ?? null, now, now, write.archives ? now : null, ...ours)
           : d1
               .prepare(
-                `UPDATE definitions SET body = ?, info = ?, status = ?, version = ?, updated_at = ?
+                `UPDATE definitions SET body = ?, info = ?, status = ?, version = ?, updated_at = ?,
+                   archived_at = CASE WHEN ? THEN ? ELSE archived_at END
                  WHERE space_id = ? AND kind = ? AND id = ? AND ${OURS}`,
               )
-              .bind(body, info, write.status, write.previousVersion + 1, now, spaceId, write.kind, write.id, ...ours),
+              .bind(body, info, write.status, write.previousVersion + 1, now, write.archives ? 1 : 0, now, spaceId, write.kind, write.id, ...ours),
         dropRefs(write.kind, write.id),
         d1
           .prepare(

@@ -106,7 +106,7 @@ function applyProfile(run: Run, op: Extract<AdminOp, { op: "profile" }>): AdminA
     const changed = [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(next[k])).sort();
     if (changed.length > 0) {
       state.attributes = next;
-      run.emit("loyalty.user.updated", { attributes: state.attributes, changed }, 0);
+      run.emit("loyalty.user.updated", { attributes: { ...state.attributes }, changed }, 0);
       for (const key of changed) run.stateChanged(`attributes.${key}`, origin);
     }
   }

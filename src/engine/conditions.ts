@@ -112,7 +112,13 @@ function order(a: unknown, b: unknown): number {
   return Number.NaN;
 }
 
-const sameScalar = (a: unknown, b: unknown) => a === b;
+/** eq / ne: the same value; two timestamps are the same instant whatever their offsets (SPEC §5.3). */
+function sameScalar(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "string" || typeof b !== "string") return false;
+  const x = parseInstant(a);
+  return x !== undefined && x === parseInstant(b);
+}
 
 export function compare(op: string, actual: Resolved, value: unknown): boolean {
   if (op === "exists") return value === true ? actual.found && actual.value !== undefined : !actual.found;

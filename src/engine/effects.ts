@@ -128,7 +128,8 @@ function attributeSet(run: Run, effect: Extract<Effect, { type: "attribute.set" 
   const before = Object.hasOwn(run.state.attributes, effect.key) ? run.state.attributes[effect.key] : undefined;
   if (JSON.stringify(before) === JSON.stringify(value)) return { status: "skipped", reason: "unchanged", key: effect.key };
   Object.defineProperty(run.state.attributes, effect.key, { value, enumerable: true, writable: true, configurable: true });
-  run.emit("loyalty.user.updated", { attributes: run.state.attributes, changed: [effect.key] }, origin.event.depth);
+  // A copy: later changes in the cascade must not rewrite what this event said.
+  run.emit("loyalty.user.updated", { attributes: { ...run.state.attributes }, changed: [effect.key] }, origin.event.depth);
   run.stateChanged(`attributes.${effect.key}`, origin);
   return { status: "applied", key: effect.key };
 }

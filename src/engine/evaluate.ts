@@ -41,7 +41,7 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
   state.lastSeenAt = new Date(options.now).toISOString();
   if (state.createdAt === null) {
     state.createdAt = root.occurredAt;
-    run.emit("loyalty.user.created", { attributes: state.attributes }, 0);
+    run.emit("loyalty.user.created", { attributes: { ...state.attributes } }, 0);
     for (const segmentId of programme.segments.keys()) run.recomputeSegment(segmentId, { event });
   } else if (root.occurredAt < state.createdAt) {
     state.createdAt = root.occurredAt;
@@ -137,7 +137,7 @@ function evaluateCampaign(run: Run, event: EngineEvent, campaignId: string, grou
   for (const compiled of group) {
     const step = campaign.steps[compiled.index]!;
     const key = `${campaignId}/${step.id}`;
-    if (run.counted.has(key) || complete(compiled.index)) {
+    if (complete(compiled.index)) {
       explain(run, compiled, "already_counted");
       continue;
     }
@@ -158,6 +158,12 @@ function evaluateCampaign(run: Run, event: EngineEvent, campaignId: string, grou
         continue;
       }
       amount = measured.value;
+    }
+    if (run.counted.has(key)) {
+      // It would count again in this root event: the once-per-root guard cuts a loop (SPEC §5.2 step 4).
+      run.limit("step_counted");
+      explain(run, compiled, "already_counted");
+      continue;
     }
     run.counted.add(key);
     advanced = true;

@@ -140,7 +140,8 @@ export class Run {
       },
       occurredAt: this.root.occurredAt,
     });
-    if (origin.campaign && delta > 0) {
+    // The opening `initial` entry is not something the campaign's effects added (templates).
+    if (origin.campaign && delta > 0 && reason !== "initial") {
       const byMetric = this.creditedBy.get(origin.campaign) ?? new Map<string, number>();
       byMetric.set(metricId, (byMetric.get(metricId) ?? 0) + delta);
       this.creditedBy.set(origin.campaign, byMetric);

@@ -166,8 +166,16 @@ export class UserStorage {
     this.sql.exec(`DELETE FROM activity WHERE at < ?`, now - ACTIVITY_RETENTION_MS);
   }
 
-  enqueueOutbox(messages: OutboxMessage[], now: number): void {
+  /** Also remembers the space, which the alarm's re-send needs (it has no request). */
+  enqueueOutbox(messages: OutboxMessage[], now: number, spaceId: string): void {
+    if (messages.length === 0) return;
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('spaceId', ?)`, spaceId);
     for (const m of messages) this.sql.exec(`INSERT INTO outbox (message, created_at) VALUES (?, ?)`, JSON.stringify(m), now);
+  }
+
+  /** The space of this user's object, known once it queued outbound work. */
+  spaceId(): string | undefined {
+    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'spaceId'`).toArray()[0]?.value;
   }
 
   pendingOutbox(limit = 100): Array<{ id: number; message: OutboxMessage }> {

@@ -56,6 +56,7 @@ export type IngestResult =
 /** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
 export const FAULT_EVENT_TYPE = "test.fault";
 const OUTBOX_RETRY_MS = 10_000;
+const OUTBOX_BATCH_BYTES = 200_000;
 
 export class UserState extends DurableObject<Env> {
   protected readonly lock = new FifoLock();
@@ -115,12 +116,12 @@ export class UserState extends DurableObject<Env> {
       }
       this.storage.recordSeen(request.idHash, request.bodyHash);
       this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
-      this.storage.enqueueOutbox(result.outbox, now);
+      this.storage.enqueueOutbox(result.outbox, now, request.spaceId);
       // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
       this.storage.pruneActivity(now);
     });
     this.cached = result.state;
-    if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
+    if (result.outbox.length > 0) await this.flushOutbox();
     return { kind: "applied", outcome: result.outcome };
   }
 
@@ -140,10 +141,10 @@ export class UserState extends DurableObject<Env> {
           this.storage.saveState(result.state);
           this.storage.appendLedger(result.ledger, at);
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
-          this.storage.enqueueOutbox(result.outbox, now);
+          this.storage.enqueueOutbox(result.outbox, now, request.spaceId);
         });
         this.cached = result.state;
-        if (result.outbox.length > 0) await this.flushOutbox(request.spaceId);
+        if (result.outbox.length > 0) await this.flushOutbox();
         return { kind: "applied", result: applied.result, outcome: result.outcome };
       } catch (error) {
         this.cached = undefined;
@@ -164,16 +165,27 @@ export class UserState extends DurableObject<Env> {
   }
 
   /** Hands pending outbox rows to the deliveries queue; whatever fails waits for the alarm. */
-  private async flushOutbox(spaceId?: string): Promise<void> {
+  private async flushOutbox(): Promise<void> {
     const pending = this.storage.pendingOutbox();
     if (pending.length === 0) return;
+    const spaceId = this.storage.spaceId();
+    const messages = pending.map(({ id, message }) => {
+      const body = { v: 1, type: "delivery", key: `${this.ctx.id.toString()}:${id}`, body: { spaceId, message } };
+      // Estimated at 2 bytes a character (the queue's serialisation of non-Latin-1 text).
+      return { id, body, bytes: 2 * JSON.stringify(body).length };
+    });
     try {
-      await this.env.DELIVERIES.sendBatch(
-        pending.map(({ id, message }) => ({
-          body: { v: 1, type: "delivery", key: `${this.ctx.id.toString()}:${id}`, body: { spaceId, message } },
-        })),
-      );
-      this.storage.removeOutbox(pending.map((p) => p.id));
+      // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
+      // oversized batch would fail on every retry and block the outbox for good.
+      for (let start = 0; start < messages.length; ) {
+        let end = start + 1;
+        let bytes = messages[start]!.bytes;
+        while (end < messages.length && bytes + messages[end]!.bytes <= OUTBOX_BATCH_BYTES) bytes += messages[end++]!.bytes;
+        const batch = messages.slice(start, end);
+        await this.env.DELIVERIES.sendBatch(batch.map(({ body }) => ({ body })));
+        this.storage.removeOutbox(batch.map((m) => m.id));
+        start = end;
+      }
     } catch (error) {
       log(this.env, "warn", "user.outbox_send_failed", { error: String(error), pending: pending.length });
       await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);

@@ -427,7 +427,6 @@ describe("campaigns: schema errors at exact paths", () => {
     ["step unknown field", withStep(0, { description: "x" }), ["steps[0].description"]],
     ["completion effects 21", withFields({ effects: Array(21).fill({ type: "streak.checkin", streak: "daily" }) }), ["effects"]],
     ["completion effect unknown type", withFields({ effects: [{ type: "email.send" }] }), ["effects[0].type"]],
-    ["completion event.emit loyalty.*", withFields({ effects: [{ type: "event.emit", eventType: "loyalty.campaign.completed" }] }), ["effects[0].eventType"]],
     ["repeat not an object", withFields({ repeat: 1 }), ["repeat"]],
     ["repeat limit 0", withFields({ repeat: { limit: 0 } }), ["repeat.limit"]],
     ["repeat total 0", withFields({ repeat: { total: 0 } }), ["repeat.total"]],

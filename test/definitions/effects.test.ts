@@ -193,8 +193,6 @@ describe("effectSchema: errors at exact paths", () => {
     ["attribute.set array of 51", { type: "attribute.set", key: "k", value: Array(51).fill("a") }, ["value"]],
     // event.emit
     ["event.emit no eventType", { type: "event.emit", data: {} }, ["eventType"]],
-    ["event.emit loyalty.*", { type: "event.emit", eventType: "loyalty.step.completed" }, ["eventType"]],
-    ["event.emit loyalty.custom", { type: "event.emit", eventType: "loyalty.custom" }, ["eventType"]],
     ["event.emit bad first character", { type: "event.emit", eventType: "_x" }, ["eventType"]],
     ["event.emit space", { type: "event.emit", eventType: "a b" }, ["eventType"]],
     ["event.emit 101 characters", { type: "event.emit", eventType: long(101) }, ["eventType"]],
@@ -232,11 +230,6 @@ describe("effectSchema: errors at exact paths", () => {
       { type: "metric.add", metric: "pts", amount: "ten" },
       { path: "amount", message: "a non-zero integer, or { path, multiply, round, min, max }" },
     ],
-    [
-      "reserved event type",
-      { type: "event.emit", eventType: "loyalty.user.created" },
-      { path: "eventType", message: "loyalty.* event types are reserved for derived events" },
-    ],
     ["unknown field", { type: "segment.add", segment: "vip", quantity: 1 }, { path: "quantity", message: "unknown field" }],
   ])("message: %s", (_name, input, error) => {
     const result = effectSchema.safeParse(input);
@@ -265,6 +258,11 @@ describe("validateEffect: references and rules", () => {
     ["segment.remove static", { type: "segment.remove", segment: "vip" }, null],
     ["attribute.set", { type: "attribute.set", key: "tier", value: "gold" }, null],
     ["event.emit", { type: "event.emit", eventType: "bonus", data: { a: 1 } }, null],
+    [
+      "event.emit of a reserved loyalty.* type (a rule: 422)",
+      { type: "event.emit", eventType: "loyalty.step.completed" },
+      { code: "invalid_definition", errors: [{ path: "steps[0].effects[1].eventType", message: "loyalty.* event types are reserved for derived events" }] },
+    ],
     ["webhook.send", { type: "webhook.send", webhook: "crm", payload: { a: 1 } }, null],
     ["push.send", { type: "push.send", title: "Hi", body: "there" }, null],
     // unknown references (missing or archived)
