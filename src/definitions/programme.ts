@@ -7,9 +7,11 @@ import { kindSpecs } from "./registry";
 import { newWebhookSecret, planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
 import {
   commitDefinitionWrites,
+  findDefinition,
   infoKey,
   liveDefinitions,
   loadSnapshot,
+  referrersOf,
   type DefinitionWrite,
 } from "./store";
 import type { Reference } from "./validation-context";
@@ -82,6 +84,12 @@ function outline(input: unknown): Array<{ kind: DefinitionKind; index: number; i
   return items;
 }
 
+/** Whether a reference recorded at a document path belongs to the definition `write` itself. */
+function isSelf(ref: Reference, write: { kind: DefinitionKind; id: string }, items: Array<{ kind: DefinitionKind; index: number; id: string }>): boolean {
+  const own = items.find((i) => i.kind === write.kind && i.id === write.id);
+  return own !== undefined && ref.path.startsWith(`${own.kind}[${own.index}].`);
+}
+
 export async function applyProgramme(
   deps: DefinitionDeps,
   input: unknown,
@@ -117,6 +125,16 @@ export async function applyProgramme(
       const at = `${item.kind}[${item.index}].`;
       const known = snapshot.infos.get(key);
       if (known?.archived) {
+        // A campaign the document itself says is archived, exactly as stored, is unchanged
+        // (so a document that archives a campaign by its status applies twice). Any other
+        // use of an archived or erased id is refused: ids are never reused.
+        const says = item.kind === "campaigns" && item.body.status === "archived";
+        const stored = says && !known.erased ? await findDefinition(deps.db, deps.space.id, item.kind, item.id) : undefined;
+        const parsed = stored ? specs[item.kind].schema.safeParse(item.body) : undefined;
+        if (stored && parsed?.success && sameJson(stored.body, parsed.data)) {
+          diff.unchanged.push(key);
+          continue;
+        }
         problems.push({ code: "already_exists", errors: [{ path: `${at}id`, message: `'${item.id}' is archived or erased; ids are never reused` }] });
         continue;
       }
@@ -138,6 +156,23 @@ export async function applyProgramme(
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         problems.push({ code: error.code, errors: error.errors.length ? error.errors : [{ path: at.replace(/\.$/, ""), message: error.detail }] });
+      }
+    }
+    // Archiving by status follows the in-use rule of DELETE: nothing kept may reference it.
+    for (const write of writes) {
+      if (write.op !== "upsert" || !write.archives || live.get(infoKey(write.kind, write.id))?.archivedAt != null) continue;
+      const users = kept.filter((r) => r.kind === write.kind && r.id === write.id && !isSelf(r, write, items));
+      const outside = (await referrersOf(deps.db, deps.space.id, write.kind, write.id)).filter(
+        (r) => !inDocument.has(infoKey(r.kind, r.id)) && !pruned.some((p) => p.kind === r.kind && p.id === r.id),
+      );
+      if (users.length + outside.length > 0) {
+        problems.push({
+          code: "in_use",
+          errors: [
+            ...users.map((r) => ({ path: r.path, message: `references ${write.kind}/${write.id}, which this document archives` })),
+            ...outside.map((r) => ({ path: "", message: `${r.kind}/${r.id} references ${write.kind}/${write.id} at ${r.path}` })),
+          ],
+        });
       }
     }
     for (const row of pruned) {

@@ -146,6 +146,7 @@ function segmentChange(run: Run, segmentId: string, add: boolean, origin: Origin
 function outbound(run: Run, result: ReturnType<Run["send"]>, fields: Record<string, unknown>): Report {
   if (result === "silent") return { status: "skipped", reason: "silent", ...fields };
   if (result === "limited") return { status: "skipped", reason: "cascade_limit", ...fields };
+  if (result === "too_large") return { status: "failed", reason: "payload_too_large", ...fields };
   return { status: "applied", ...fields };
 }
 

@@ -18,6 +18,7 @@ export const MAX_DEPTH = 8;
 export const MAX_DERIVED = 256;
 export const MAX_EFFECTS = 512;
 export const MAX_OUTBOUND = 50;
+export const MAX_OUTBOUND_BYTES = 64 * 1024;
 
 /** Who caused a change: for ledger sources and templates. */
 export interface Origin {
@@ -87,12 +88,15 @@ export class Run {
   }
 
   /** Outbound work (webhooks, pushes); none for silent events, ≤ 50 per root event. */
-  send(message: OutboxMessage): "sent" | "silent" | "limited" {
+  send(message: OutboxMessage): "sent" | "silent" | "limited" | "too_large" {
     if (this.silent) return "silent";
     if (this.outbox.length >= MAX_OUTBOUND) {
       this.limit("outbound_messages");
       return "limited";
     }
+    // A body over 64 KiB (SPEC §8.1) could never be delivered, and a message over the
+    // Queue's 128 KB would block the user's outbox on every retry.
+    if (new TextEncoder().encode(JSON.stringify(message)).byteLength > MAX_OUTBOUND_BYTES) return "too_large";
     this.outbox.push(message);
     return "sent";
   }
