@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { requirementFor, SCOPES, scopesAllow, type Requirement, type Scope } from "../../src/auth/scopes";
-import { BASE, ROOT_KEY, call, createKey, createSpace, expectProblem, json, uniqueSlug, type TestSpace } from "../helpers/harness";
+import { KIND_FIXTURES, call, createDefinition, programmeVersion, setupPrerequisites, viaSelf } from "../helpers/definitions-api";
+import { BASE, ROOT_KEY, createKey, createSpace, expectProblem, json, uniqueSlug, type TestSpace } from "../helpers/harness";
 
 // The shared Admin API security matrix (SPEC §3.1, §3.2): every admin route, every way a
 // credential can be wrong. A route added to the Admin API must be added to ROUTES below;
 // the coverage test at the end compares the table with the OpenAPI document.
+//
+// Requests go to the Worker's fetch handler in-process (`call` of definitions-api.ts,
+// same options as the harness's), not through SELF.fetch: SELF.fetch gets slower with
+// every call a test file makes (cloudflare/workers-sdk#15446) and this matrix sends
+// thousands. "the matrix's transport" below checks SELF.fetch answers alike.
 
 const ADMIN = "/api/loyalty/admin";
 
@@ -21,10 +27,12 @@ interface Fixture {
 interface Prepared {
   path: string;
   body?: unknown;
+  /** The user a /users or /events row acts on (what its snapshot reads). */
+  user?: string;
 }
 
 interface RouteCase {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** As in the OpenAPI document, relative to /api/loyalty/admin. */
   template: string;
   /** What src/auth/scopes.ts requires (checked against requirementFor below). */
@@ -71,6 +79,27 @@ async function victimKey(slug: string): Promise<string> {
 // | GET    | /api-keys/{id}                         | read        | 200     |                              |
 // | DELETE | /api-keys/{id}                         | admin       | 204     |                              |
 // | POST   | /users/{userId}/token                  | users:write | 201     | { ttlSeconds: 600 }          |
+// | GET    | /{kind}                                | read        | 200     |                              |
+// | POST   | /{kind}                                | admin       | 201     | { id, ...minimal body }      |
+// | GET    | /{kind}/{id}                           | read        | 200     |                              |
+// | PUT    | /{kind}/{id}                           | admin       | 201     | minimal body (creates)       |
+// | PATCH  | /{kind}/{id}                           | admin       | 200     | a one-field merge patch      |
+// | DELETE | /{kind}/{id}                           | admin       | 204     |                              |
+// | GET    | /programme                             | read        | 200     |                              |
+// | PUT    | /programme                             | admin       | 200     | { segments: [one new] }      |
+// | POST   | /events                                | events:write| 201     | { id, userId, type }         |
+// | POST   | /events/batch                          | events:write| 200     | { events: [two events] }     |
+// | GET    | /users/{userId}                        | read        | 200     | (user created first)         |
+// | PUT    | /users/{userId}                        | users:write | 201     | { attributes, locale } (new) |
+// | PATCH  | /users/{userId}                        | users:write | 200     | { attributes } (user exists) |
+// | DELETE | /users/{userId}                        | admin       | 204     | (user created first)         |
+// | POST   | /users/{userId}/metrics/{metric}/adjust| users:write | 201     | { amount: 10, reason }       |
+// | GET    | /users/{userId}/metrics/{metric}/trans…| read        | 200     | (one adjustment first)       |
+// | POST   | /users/{userId}/products               | users:write | 201     | { product (item), quantity } |
+// | DELETE | /users/{userId}/products/{product}     | users:write | 200     | (granted first)              |
+// | GET    | /users/{userId}/activity               | read        | 200     | (user created first)         |
+// ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
+// The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
 const ROUTES: RouteCase[] = [
   {
     method: "POST",
@@ -150,7 +179,223 @@ const ROUTES: RouteCase[] = [
     success: 201,
     prepare: async () => ({ path: "/users/matrix-user/token", body: { ttlSeconds: 600 } }),
   },
+  ...definitionRoutes(),
+  ...userRoutes(),
 ];
+
+/** Reads a definition for snapshots: its status and body (or just the status). */
+async function definitionState(f: Fixture, path: string): Promise<unknown> {
+  const res = await call(`${ADMIN}${path}`, { space: f.space.slug });
+  return res.status === 200 ? json(res) : res.status;
+}
+
+/** The six routes of every definition kind (SPEC §4) and the programme document (§4.8). */
+function definitionRoutes(): RouteCase[] {
+  const routes: RouteCase[] = [];
+  const version = (f: Fixture) => programmeVersion(f.space);
+  for (const fx of KIND_FIXTURES) {
+    const kind = fx.kind;
+    /** A fresh definition of this kind in the fixture's space, created with the root key. */
+    const victim = async (f: Fixture) => `/${kind}/${(await createDefinition(f.space, kind, { id: uniqueSlug("v"), ...fx.body })).id}`;
+    routes.push(
+      { method: "GET", template: `/${kind}`, needs: "read", success: 200, prepare: async () => ({ path: `/${kind}?limit=5` }) },
+      {
+        method: "POST",
+        template: `/${kind}`,
+        needs: "admin",
+        success: 201,
+        prepare: async () => ({ path: `/${kind}`, body: { id: uniqueSlug("v"), ...fx.body } }),
+        snapshot: async (f) => version(f),
+      },
+      { method: "GET", template: `/${kind}/{id}`, needs: "read", success: 200, prepare: async (f) => ({ path: await victim(f) }) },
+      {
+        method: "PUT",
+        template: `/${kind}/{id}`,
+        needs: "admin",
+        success: 201,
+        prepare: async () => ({ path: `/${kind}/${uniqueSlug("v")}`, body: fx.body }),
+        snapshot: async (f, p) => [await version(f), await definitionState(f, p.path)],
+      },
+      {
+        method: "PATCH",
+        template: `/${kind}/{id}`,
+        needs: "admin",
+        success: 200,
+        prepare: async (f) => ({ path: await victim(f), body: fx.patch }),
+        snapshot: async (f, p) => [await version(f), await definitionState(f, p.path)],
+      },
+      {
+        method: "DELETE",
+        template: `/${kind}/{id}`,
+        needs: "admin",
+        success: 204,
+        prepare: async (f) => ({ path: await victim(f) }),
+        snapshot: async (f, p) => [await version(f), await definitionState(f, p.path)],
+      },
+    );
+  }
+  routes.push(
+    { method: "GET", template: "/programme", needs: "read", success: 200, prepare: async () => ({ path: "/programme" }) },
+    {
+      method: "PUT",
+      template: "/programme",
+      needs: "admin",
+      success: 200,
+      prepare: async () => ({ path: "/programme", body: { segments: [{ id: uniqueSlug("v"), name: "Matrix", type: "static" }] } }),
+      snapshot: async (f) => version(f),
+    },
+  );
+  return routes;
+}
+
+/** Definitions the /users rows use, created in the fixture's space by fixture(). */
+const USER_METRIC = "matrix-pts";
+const USER_ITEM = "matrix-item";
+
+/** A user id no other prepare uses, so rows and tests never share a user. */
+const freshUser = () => uniqueSlug("mu");
+
+/** A user's whole document in the fixture's space, or the status when there is none (404). */
+async function userState(f: Fixture, userId: string): Promise<unknown> {
+  const res = await call(`${ADMIN}/users/${userId}`, { space: f.space.slug });
+  return res.status === 200 ? json(res) : res.status;
+}
+
+/** A fresh user in the fixture's space, created with the root key; returns its id. */
+async function existingUser(f: Fixture): Promise<string> {
+  const userId = freshUser();
+  const res = await call(`${ADMIN}/users/${userId}`, { method: "PUT", space: f.space.slug, body: { attributes: { tier: "a" } } });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return userId;
+}
+
+/** A root-key write in the fixture's space (a prepare's setup); expects `status`. */
+async function rootWrite(f: Fixture, method: string, path: string, body: unknown, status: number): Promise<void> {
+  const res = await call(`${ADMIN}${path}`, { method, space: f.space.slug, body });
+  expect(res.status, await res.clone().text()).toBe(status);
+}
+
+/** Event ingestion (SPEC §5.1) and the user routes (SPEC §7). */
+function userRoutes(): RouteCase[] {
+  const event = (userId: string) => ({ id: uniqueSlug("ev"), userId, type: "matrix_ping", data: { n: 1 } });
+  const userSnapshot = async (f: Fixture, p: Prepared) => userState(f, p.user!);
+  return [
+    {
+      method: "POST",
+      template: "/events",
+      needs: "events:write",
+      success: 201,
+      prepare: async () => {
+        const user = freshUser();
+        return { path: "/events", user, body: event(user) };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "POST",
+      template: "/events/batch",
+      needs: "events:write",
+      success: 200,
+      prepare: async () => {
+        const user = freshUser();
+        return { path: "/events/batch", user, body: { events: [event(user), event(user)] } };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "GET",
+      template: "/users/{userId}",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => ({ path: `/users/${await existingUser(f)}` }),
+    },
+    {
+      method: "PUT",
+      template: "/users/{userId}",
+      needs: "users:write",
+      success: 201,
+      prepare: async () => {
+        const user = freshUser();
+        return { path: `/users/${user}`, user, body: { attributes: { tier: "b" }, locale: "en-GB" } };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "PATCH",
+      template: "/users/{userId}",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        const user = await existingUser(f);
+        return { path: `/users/${user}`, user, body: { attributes: { tier: "b" } } };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "DELETE",
+      template: "/users/{userId}",
+      needs: "admin",
+      success: 204,
+      prepare: async (f) => {
+        const user = await existingUser(f);
+        return { path: `/users/${user}`, user };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "POST",
+      template: "/users/{userId}/metrics/{metric}/adjust",
+      needs: "users:write",
+      success: 201,
+      prepare: async () => {
+        const user = freshUser();
+        return { path: `/users/${user}/metrics/${USER_METRIC}/adjust`, user, body: { amount: 10, reason: "matrix" } };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "GET",
+      template: "/users/{userId}/metrics/{metric}/transactions",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => {
+        const user = freshUser();
+        await rootWrite(f, "POST", `/users/${user}/metrics/${USER_METRIC}/adjust`, { amount: 5, reason: "matrix" }, 201);
+        return { path: `/users/${user}/metrics/${USER_METRIC}/transactions?limit=5` };
+      },
+    },
+    {
+      method: "POST",
+      template: "/users/{userId}/products",
+      needs: "users:write",
+      success: 201,
+      prepare: async () => {
+        const user = freshUser();
+        return { path: `/users/${user}/products`, user, body: { product: USER_ITEM, quantity: 2 } };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "DELETE",
+      template: "/users/{userId}/products/{product}",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        const user = freshUser();
+        await rootWrite(f, "POST", `/users/${user}/products`, { product: USER_ITEM, quantity: 2 }, 201);
+        return { path: `/users/${user}/products/${USER_ITEM}`, user };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "GET",
+      template: "/users/{userId}/activity",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => ({ path: `/users/${await existingUser(f)}/activity?limit=5` }),
+    },
+  ];
+}
 
 let fixturePromise: Promise<Fixture> | undefined;
 /** Built once per file (storage is shared by the tests of a file). */
@@ -164,6 +409,11 @@ function fixture(): Promise<Fixture> {
     const revoke = await call(`${ADMIN}/api-keys/${revokedKey.id}`, { method: "DELETE", space: space.slug });
     expect(revoke.status).toBe(204);
     const otherAdmin = (await createKey(other, ["admin"])).secret;
+    // What the definition rows' bodies reference (e.g. a ladder's metric).
+    for (const fx of KIND_FIXTURES) await setupPrerequisites(space, fx);
+    // What the /users rows adjust and grant.
+    await createDefinition(space, "metrics", { id: USER_METRIC, name: "Matrix points", kind: "currency" });
+    await createDefinition(space, "products", { id: USER_ITEM, name: "Matrix item", type: "item" });
     return { space, keys, revoked: revokedKey.secret, other, otherAdmin };
   })();
   return fixturePromise;
@@ -202,7 +452,12 @@ const isRoot = (route: RouteCase) => route.needs === "root";
 
 describe("the matrix agrees with src/auth/scopes.ts", () => {
   it.each(ROUTES.map((r) => [r.method, r.template, r.needs] as const))("%s %s needs %s", (method, template, needs) => {
-    const sample = template.replace("{slug}", "some-space").replace("{id}", "key_x").replace("{userId}", "u-1");
+    const sample = template
+      .replace("{slug}", "some-space")
+      .replace("{id}", "key_x")
+      .replace("{userId}", "u-1")
+      .replace("{metric}", "pts")
+      .replace("{product}", "scarf");
     expect(requirementFor(method, sample)).toBe(needs);
   });
 });
@@ -459,6 +714,25 @@ describe("space resolution for space keys", () => {
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
     const anon = await call(`${ADMIN}/spaces/${f.space.slug}`, { key: null, headers: { Origin: "https://evil.example" } });
     expect(anon.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("the matrix's transport", () => {
+  // Two SELF.fetch calls per row, each slower than the one before (see the top of the
+  // file): with ~75 rows this outgrows the default 5 s.
+  it("through SELF.fetch every route answers as through the in-process handler", { timeout: 30_000 }, async () => {
+    const f = await fixture();
+    for (const route of ROUTES) {
+      const label = `${route.method} ${route.template}`;
+      const p = await route.prepare(f, f.space.slug);
+      const anonymous = await viaSelf(`${ADMIN}${p.path}`, { method: route.method, key: null, space: f.space.slug, body: p.body });
+      expect(anonymous.status, label).toBe(401);
+      expect((await json(anonymous)).code, label).toBe("missing_credential");
+      const key = isRoot(route) ? ROOT_KEY : f.keys.admin;
+      const res = await viaSelf(`${ADMIN}${p.path}`, { method: route.method, key, space: isRoot(route) ? undefined : f.space.slug, body: p.body });
+      expect(res.status, `${label}: ${await res.clone().text()}`).toBe(route.success);
+      await res.arrayBuffer();
+    }
   });
 });
 

@@ -431,7 +431,7 @@ describe("PUT /programme?prune=true", () => {
 // and once archived, the same document can no longer be applied (409 already_exists for
 // the archived id), so "applying the same document twice changes nothing" breaks.
 describe("a campaign archived by status inside the document", () => {
-  it("BUG: re-applying a document that archived a campaign changes nothing (all unchanged, no 409)", async () => {
+  it("re-applying a document that archived a campaign changes nothing (all unchanged, no 409)", async () => {
     const d = await freshDefinitions(viaSelf);
     const document = wholeProgramme();
     document.segments = document.segments!.filter((s) => s.id !== "welcomed");
@@ -447,7 +447,7 @@ describe("a campaign archived by status inside the document", () => {
     expect(again.headers.get("etag")).toBe(etag);
   });
 
-  it("BUG: archiving a campaign by status is refused (409 in_use) while a kept definition reads it; nothing stored", async () => {
+  it("archiving a campaign by status is refused (409 in_use) while a kept definition reads it; nothing stored", async () => {
     const d = await freshDefinitions(viaSelf);
     expect((await d.applyProgramme(wholeProgramme())).status).toBe(200);
     const before = await exported(d);
