@@ -87,13 +87,15 @@ export const jsonBody: MiddlewareHandler = async (c, next) => {
     try {
       text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(raw);
     } catch {
-      throw new ApiError("malformed_json", "the body is not valid UTF-8");
+      throw new ApiError("malformed_json", "the body is not valid UTF-8", [{ path: "", message: "not valid UTF-8" }]);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new ApiError("malformed_json", `the body is not valid JSON: ${(e as Error).message}`);
+      // The path is the whole body (""); the message carries the parser's position.
+      const message = (e as Error).message;
+      throw new ApiError("malformed_json", `the body is not valid JSON: ${message}`, [{ path: "", message }]);
     }
     assertPlainData(parsed);
   }
