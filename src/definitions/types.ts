@@ -18,8 +18,12 @@ export const DEFINITION_KINDS = [
 ] as const;
 export type DefinitionKind = (typeof DEFINITION_KINDS)[number];
 
-/** Definition ids (SPEC §2): no dots, so condition paths stay unambiguous. */
-export const DEFINITION_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/**
+ * Definition ids (SPEC §2): no dots, so condition paths stay unambiguous. `constructor`
+ * and `prototype` are refused: ids key the user's state objects, and these two name
+ * properties every JavaScript object already has (SPEC §2: objects are plain data).
+ */
+export const DEFINITION_ID_PATTERN = /^(?!(?:constructor|prototype)$)[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** A definition as stored: the operator's body plus server-managed fields. */
 export interface StoredDefinition<Body = Record<string, unknown>> {

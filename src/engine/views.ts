@@ -33,6 +33,7 @@ export function laddersView(programme: Programme, state: UserState) {
 export function rewardsView(programme: Programme, state: UserState) {
   return Object.entries(state.products)
     .filter(([, quantity]) => quantity > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([id, quantity]) => {
       const product = programme.products.get(id);
       return { product: id, type: product?.type ?? "item", name: product?.name ?? id, quantity, codes: [] as string[] };

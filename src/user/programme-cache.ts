@@ -21,7 +21,7 @@ async function load(db: D1Database, spaceId: string): Promise<Programme> {
   const [space, definitions] = await db.batch([
     db.prepare("SELECT definitions_version AS version, timezone FROM spaces WHERE id = ?").bind(spaceId),
     db
-      .prepare("SELECT kind, id, body FROM definitions WHERE space_id = ? AND archived_at IS NULL AND erased_at IS NULL")
+      .prepare("SELECT kind, id, body FROM definitions WHERE space_id = ? AND archived_at IS NULL AND erased_at IS NULL ORDER BY kind, id")
       .bind(spaceId),
   ]);
   const row = space!.results[0] as { version: number; timezone: string } | undefined;

@@ -61,6 +61,14 @@ export class UserStorage {
     return this.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0]?.version ?? 0;
   }
 
+  meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, key, value);
+  }
+
   /** The stored state, or undefined for a user never seen. */
   loadState(): UserState | undefined {
     const row = this.sql.exec<{ json: string }>(`SELECT json FROM user_state WHERE id = 1`).toArray()[0];

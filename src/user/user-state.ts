@@ -110,6 +110,8 @@ export class UserState extends DurableObject<Env> {
     const at = new Date(now).toISOString();
     this.ctx.storage.transactionSync(() => {
       this.storage.saveState(result.state);
+      this.storage.setMeta("spaceId", request.spaceId);
+      this.storage.setMeta("userId", request.userId);
       this.storage.appendLedger(result.ledger, at);
       if (this.env.TEST_FAULT_INJECTION === "on" && request.event.type === FAULT_EVENT_TYPE) {
         throw new Error("injected fault inside the event transaction");
@@ -139,6 +141,8 @@ export class UserState extends DurableObject<Env> {
         const result = finishRun(run);
         this.ctx.storage.transactionSync(() => {
           this.storage.saveState(result.state);
+          this.storage.setMeta("spaceId", request.spaceId);
+      this.storage.setMeta("userId", request.userId);
           this.storage.appendLedger(result.ledger, at);
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
           this.storage.enqueueOutbox(result.outbox, now, request.spaceId);

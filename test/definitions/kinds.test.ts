@@ -521,3 +521,11 @@ describe("webhooks", () => {
     expect(webhookKind.info(parse(webhookKind, example))).toEqual({});
   });
 });
+
+describe("definition ids that name built-in object properties", () => {
+  it.each(["constructor", "prototype"])("%s is refused as an id (ids key the user's state objects)", async (id) => {
+    const { definitionIdSchema } = await import("../../src/definitions/kinds/common");
+    expect(definitionIdSchema.safeParse(id).success).toBe(false);
+    expect(definitionIdSchema.safeParse(`${id}s`).success).toBe(true);
+  });
+});

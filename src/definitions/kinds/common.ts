@@ -5,7 +5,7 @@ import { DEFINITION_ID_PATTERN } from "../types";
 
 export const definitionIdSchema = z
   .string()
-  .regex(DEFINITION_ID_PATTERN, "an id is 1-64 of a-z, 0-9, _ and -, starting with a letter or digit");
+  .regex(DEFINITION_ID_PATTERN, "an id is 1-64 of a-z, 0-9, _ and -, starting with a letter or digit (not constructor or prototype)");
 
 export const nameSchema = z.string().trim().min(1).max(200);
 export const descriptionSchema = z.string().max(2000).nullable().default(null);
