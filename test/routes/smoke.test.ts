@@ -12,6 +12,6 @@ describe("smoke", () => {
     const token = await mintToken(space, "u_1");
     const res = await me(token, space.slug);
     expect(res.status, await res.clone().text()).toBe(200);
-    expect(await json(res)).toEqual({ userId: "u_1", space: space.slug });
+    expect(await json(res)).toMatchObject({ userId: "u_1", space: space.slug });
   });
 });

@@ -291,7 +291,7 @@ describe("POST /admin/spaces: auth settings (SPEC §3.3)", () => {
       .sign(new TextEncoder().encode(secret));
     const res = await me(token, slug);
     expect(res.status, await res.clone().text()).toBe(200);
-    expect(await json(res)).toEqual({ userId: "member-7", space: slug });
+    expect(await json(res)).toMatchObject({ userId: "member-7", space: slug });
   });
 
   it("accepts an inline public JWKS and a public https jwksUrl", async () => {
@@ -628,7 +628,7 @@ describe("PATCH /admin/spaces/{slug} (JSON merge patch)", () => {
 
     const good = await me(await hs256Token(secret, { iss: newIssuer, aud: pair.audience, sub: "u-1" }), space.slug);
     expect(good.status, await good.clone().text()).toBe(200);
-    expect(await json(good)).toEqual({ userId: "u-1", space: space.slug });
+    expect(await json(good)).toMatchObject({ userId: "u-1", space: space.slug });
     // The old issuer is no longer accepted.
     const old = await me(await hs256Token(secret, { iss: pair.issuer, aud: pair.audience, sub: "u-1" }), space.slug);
     await expectProblem(old, 401, "token_invalid");
