@@ -14,11 +14,12 @@ type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*";
 /** Paths are relative to /api/loyalty/admin. First match wins. */
 const RULES: Array<{ method: Method; path: RegExp; needs: Requirement }> = [
   { method: "*", path: /^\/spaces\/?$/, needs: "root" },
-  // Listing signing-key metadata or a space's settings is a read; changing them is admin.
+  // Ingestion, single or batch.
   { method: "POST", path: /^\/events(\/batch)?\/?$/, needs: "events:write" },
   // Erasure is irreversible: admin only, not users:write.
   { method: "DELETE", path: /^\/users\/[^/]+\/?$/, needs: "admin" },
-  // Profiles, adjustments, grants, redemptions, tokens, segments, push subscriptions.
+  // Adjustments, grants, redemptions, tokens, reversals (POST); profiles (PUT/PATCH);
+  // segment membership and push subscriptions (PUT/DELETE); revocations (DELETE).
   { method: "POST", path: /^\/users\/[^/]+\/.+$/, needs: "users:write" },
   { method: "PUT", path: /^\/users\/[^/]+(\/.*)?$/, needs: "users:write" },
   { method: "PATCH", path: /^\/users\/[^/]+\/?$/, needs: "users:write" },

@@ -1,7 +1,7 @@
 import { SELF, createExecutionContext, env } from "cloudflare:test";
 import { expect } from "vitest";
 import { newApp } from "../../src/app";
-import { BASE, ROOT_KEY, uniqueSlug, type TestSpace } from "./harness";
+import { BASE, ROOT_KEY, answer, uniqueSlug, type Answer, type TestSpace } from "./harness";
 
 // Admin definition calls bound to one space (SPEC §4), shared by the route tests of the
 // definitions issue: the campaign lifecycle, the programme document, fuzzing and races.
@@ -26,26 +26,7 @@ export function viaApp(overrides: Record<string, string> = {}): Transport {
   return async (request) => app.fetch(request, bindings, createExecutionContext());
 }
 
-export interface Answer<T = any> {
-  status: number;
-  body: T;
-  text: string;
-  headers: Headers;
-}
-
-/** Reads any answer (JSON, problem+json or empty) so the body is always drained. */
-export async function answer<T = any>(response: Response): Promise<Answer<T>> {
-  const text = await response.text();
-  let body: any = undefined;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-  }
-  return { status: response.status, body, text, headers: response.headers };
-}
+export { answer, type Answer } from "./harness";
 
 export interface SendOptions {
   method?: string;

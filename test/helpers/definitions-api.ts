@@ -1,8 +1,6 @@
-import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import type { DefinitionKind } from "../../src/definitions/types";
-import worker from "../../src/index";
-import { BASE, ROOT_KEY, json, uniqueSlug, type CallOptions, type TestSpace } from "./harness";
+import { call as harnessCall, callDirect, json, uniqueSlug, type TestSpace } from "./harness";
 
 // Shared by the definitions route tests and the admin auth matrix: one small fixture per
 // definition kind (SPEC §4) — a minimal valid body with the definitions it needs, the
@@ -19,35 +17,11 @@ export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 // send thousands of requests. `viaSelf` sends one request through SELF.fetch, for the
 // tests that check both paths answer alike.
 
-/** harness.call with the same options, dispatched to the Worker's fetch handler. */
-export async function call(path: string, options: CallOptions = {}): Promise<Response> {
-  return dispatch(requestOf(path, options));
-}
+/** harness.call with the same options, dispatched to the Worker's fetch handler in-process. */
+export const call = callDirect;
 
 /** harness.call itself (SELF.fetch): for a few requests only. */
-export async function viaSelf(path: string, options: CallOptions = {}): Promise<Response> {
-  return SELF.fetch(requestOf(path, options));
-}
-
-function requestOf(path: string, options: CallOptions): Request {
-  const headers = new Headers(options.headers);
-  const key = options.key === undefined ? ROOT_KEY : options.key;
-  if (key !== null && !headers.has("authorization")) headers.set("Authorization", `Bearer ${key}`);
-  if (options.space) headers.set("X-Loyalty-Space", options.space);
-  let body: BodyInit | undefined = options.rawBody;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    if (!headers.has("content-type")) headers.set("Content-Type", "application/json");
-  }
-  return new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
-}
-
-async function dispatch(request: Request): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(request, env, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
+export const viaSelf = harnessCall;
 
 /** harness.createSpace through the same transport. */
 export async function createSpace(): Promise<TestSpace> {

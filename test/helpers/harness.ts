@@ -1,4 +1,5 @@
-import { SELF, env } from "cloudflare:test";
+import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
 import { expect } from "vitest";
 
 // The test harness: every test builds its own space (storage is shared within a file),
@@ -23,7 +24,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+/** The request `call` sends: root key unless `key` says otherwise, JSON body, space header. */
+export function requestOf(path: string, options: CallOptions = {}): Request {
   const headers = new Headers(options.headers);
   const key = options.key === undefined ? ROOT_KEY : options.key;
   if (key !== null && !headers.has("authorization")) headers.set("Authorization", `Bearer ${key}`);
@@ -33,7 +35,49 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
     body = JSON.stringify(options.body);
     if (!headers.has("content-type")) headers.set("Content-Type", "application/json");
   }
-  return SELF.fetch(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
+  return new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
+}
+
+/** Through the pool's SELF binding: the Worker's default export, as a client reaches it. */
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  return SELF.fetch(requestOf(path, options));
+}
+
+/**
+ * The same Worker fetch handler called in-process (same workerd, bindings and D1). Files
+ * that send thousands of requests use it: under vitest-pool-workers every SELF.fetch costs
+ * more than the one before it within a file (cloudflare/workers-sdk#15446).
+ */
+export async function callDirect(path: string, options: CallOptions = {}): Promise<Response> {
+  return dispatchDirect(requestOf(path, options));
+}
+
+export async function dispatchDirect(request: Request): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** Any answer read once (JSON, problem+json, text or empty), so the body is always drained. */
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+export async function answer<T = any>(response: Response): Promise<Answer<T>> {
+  const text = await response.text();
+  let body: any = undefined;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return { status: response.status, body, text, headers: response.headers };
 }
 
 export async function json<T = any>(response: Response): Promise<T> {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
-import { call, createSpace, mintToken, type TestSpace } from "./harness";
+import { answer as reply, call, createSpace, mintToken, type Answer as Reply, type TestSpace } from "./harness";
 
 // Helpers for the engine, reliability and user-admin route tests (issue 4): an Admin API
 // client bound to one space (SELF.fetch, the real Worker, its Durable Objects, D1 and
@@ -10,26 +10,8 @@ import { call, createSpace, mintToken, type TestSpace } from "./harness";
 export const ADMIN = "/api/loyalty/admin";
 export const ME = "/api/loyalty/me";
 
-export interface Reply<T = any> {
-  status: number;
-  body: T;
-  text: string;
-  headers: Headers;
-}
-
-/** Reads any answer (JSON, problem+json or empty) so the body is always drained. */
-export async function reply<T = any>(response: Response): Promise<Reply<T>> {
-  const text = await response.text();
-  let body: any = undefined;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-  }
-  return { status: response.status, body, text, headers: response.headers };
-}
+/** Any answer read once: see harness.answer. */
+export { answer as reply, type Answer as Reply } from "./harness";
 
 /** Asserts a problem+json answer with `status` and `code`; returns the problem. */
 export function expectProblemReply(a: Reply, status: number, code: string): any {
