@@ -6,7 +6,9 @@ import { sameJson } from "./kinds/common";
 import { kindSpecs } from "./registry";
 import { newWebhookSecret, planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
 import {
+  backoff,
   commitDefinitionWrites,
+  MAX_WRITE_ATTEMPTS,
   findDefinition,
   infoKey,
   liveDefinitions,
@@ -32,7 +34,6 @@ export interface ProgrammeDiff {
   archived: string[];
 }
 
-const MAX_ATTEMPTS = 4;
 /** Problem codes of a failed document, most fundamental first: the answer carries that one. */
 const CODE_ORDER: ErrorCode[] = [
   "invalid_request",
@@ -98,7 +99,8 @@ export async function applyProgramme(
   const specs = kindSpecs(deps.config);
   const items = outline(input);
 
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    await backoff(attempt);
     const [snapshot, rows] = await Promise.all([loadSnapshot(deps.db, deps.space.id), liveDefinitions(deps.db, deps.space.id)]);
     assertIfMatch(options.ifMatch, snapshot.definitionsVersion);
     const live = new Map<string, DefinitionRow>(rows.map((r) => [infoKey(r.kind as DefinitionKind, r.id), r]));

@@ -11,7 +11,9 @@ import { sameJson } from "./kinds/common";
 import { triggerFrozenFieldsChanged } from "./kinds/triggers";
 import { kindSpecs, type KindSpecs } from "./registry";
 import {
+  backoff,
   commitDefinitionWrites,
+  MAX_WRITE_ATTEMPTS,
   findDefinition,
   infoKey,
   loadSnapshot,
@@ -27,7 +29,6 @@ import { ValidationContext } from "./validation-context";
 // commits with optimistic concurrency (store.ts); a lost race is retried from a fresh
 // snapshot, so every stored definition was valid against the state it was stored in.
 
-const MAX_ATTEMPTS = 4;
 const MAX_DYNAMIC_SEGMENTS = 100;
 /** Read-only fields a client may echo back from a GET; they are ignored on write. */
 const SERVER_FIELDS = ["version", "createdAt", "updatedAt", "archivedAt"];
@@ -180,7 +181,8 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
   const split = bodyAndId(request.input, request.mode === "create" ? undefined : request.id);
   const id = request.mode === "create" ? (split.id ?? newId(spec.prefix)) : request.id;
 
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    await backoff(attempt);
     const snapshot = await loadSnapshot(deps.db, deps.space.id);
     const known = snapshot.infos.get(infoKey(kind, id));
     const current = known && !known.erased ? await findDefinition(deps.db, deps.space.id, kind, id) : undefined;
@@ -256,7 +258,8 @@ export async function deleteDefinition(
   ifMatch: string | undefined,
 ): Promise<void> {
   const spec = kindSpecs(deps.config)[kind];
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    await backoff(attempt);
     const snapshot = await loadSnapshot(deps.db, deps.space.id);
     const current = await findDefinition(deps.db, deps.space.id, kind, id);
     if (!current) throw new ApiError("not_found", `no ${kind} '${id}' in this space`);

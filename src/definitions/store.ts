@@ -130,6 +130,18 @@ export async function referrersOf(
   return rows.map((r) => ({ ...r, kind: r.kind as DefinitionKind }));
 }
 
+/** How often a definitions write is retried after losing a race (see above). */
+export const MAX_WRITE_ATTEMPTS = 6;
+
+/**
+ * Waits a little before retrying a lost race: random, growing with the attempt, so that
+ * writers that collided do not collide again in lockstep.
+ */
+export function backoff(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+}
+
 /** One definition change inside a committed write. */
 export type DefinitionWrite =
   | {
