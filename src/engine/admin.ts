@@ -1,5 +1,6 @@
 import { mergePatch } from "../lib/merge-patch";
 import type { Run } from "./run";
+import { restoreStreak, settleAllStreaks } from "./streak-run";
 import type { AttributeValue, UserState } from "./types";
 
 // What the Admin API does to one user (SPEC §7, §5.4): adjustments, grants, revocations
@@ -11,6 +12,7 @@ export type AdminOp =
   | { op: "adjust"; metric: string; amount: number; reason: string; keyId: string | null }
   | { op: "grant"; product: string; quantity: number }
   | { op: "revoke"; product: string; quantity: number | null }
+  | { op: "restoreStreak"; streak: string }
   | {
       op: "profile";
       /** Replaces the attributes (PUT), or is merged into them as a JSON merge patch (PATCH). */
@@ -21,7 +23,7 @@ export type AdminOp =
     };
 
 export type AdminRefusal = {
-  refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen" | "invalid_request";
+  refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen" | "invalid_request" | "invalid_transition";
   detail: string;
   path: string;
 };
@@ -77,6 +79,15 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
     }
     case "profile":
       return applyProfile(run, op);
+    case "restoreStreak": {
+      if (!run.programme.streaks.has(op.streak)) return { refused: "not_found", detail: `no streak '${op.streak}'`, path: "path.id" };
+      settleAllStreaks(run);
+      if (!restoreStreak(run, op.streak)) {
+        return { refused: "invalid_transition", detail: "only a broken streak can be restored", path: "path.id" };
+      }
+      const held = run.state.streaks![op.streak]!;
+      return { result: { streak: op.streak, current: held.current, keptThrough: held.keptThrough } };
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { parseConditionPath, parseInstant, type Condition, type PathInfo } from "../definitions/conditions";
+import { periodOf, settle, settlementPeriod, streakZone } from "./streaks";
 import { localParts } from "./time";
 import type { EngineEvent, Programme, UserState } from "./types";
 
@@ -12,6 +13,8 @@ export interface ConditionScope {
   /** The user's zone for `event.local.*` (profile, else space, else UTC). */
   zone: string;
   event?: EngineEvent;
+  /** Processing time: what streaks are settled as of when there is no event (segment rules). */
+  now?: number;
 }
 
 type Resolved = { found: true; value: unknown } | { found: false };
@@ -93,8 +96,20 @@ export function resolvePath(path: string, scope: ConditionScope): Resolved {
     }
     case "user.campaigns":
       return found(state.campaigns[id]?.completions ?? 0);
+    case "user.streaks": {
+      const streak = scope.programme.streaks.get(id);
+      if (!streak) return MISSING;
+      const held = state.streaks?.[id];
+      if (!held) return found(0);
+      // Settled as of the event (the start of its period), or as of now for segment rules.
+      const copy = structuredClone(held);
+      const zone = streakZone(streak, state.timezone, scope.programme.spaceTimezone);
+      if (scope.event) settle(id, streak, copy, periodOf(streak, copy, Date.parse(scope.event.occurredAt), zone).key);
+      else if (scope.now !== undefined) settle(id, streak, copy, settlementPeriod(streak, copy, scope.now, zone));
+      return found(info.field === "longest" ? copy.longest : copy.current);
+    }
     default:
-      return MISSING; // streaks arrive with the streak issue
+      return MISSING;
   }
 }
 

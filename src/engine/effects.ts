@@ -1,6 +1,7 @@
 import type { ComputedAmount, Effect } from "../definitions/effects";
 import { resolvePath } from "./conditions";
 import { MAX_EFFECTS, type Origin, type Run } from "./run";
+import { checkinEffect, freezeEffect } from "./streak-run";
 import { renderJson, renderString, type Variables } from "./templates";
 import type { AttributeValue, EffectStatus } from "./types";
 
@@ -200,8 +201,12 @@ function applyOne(run: Run, effect: Effect, origin: Origin): Report {
       });
       return outbound(run, sent, {});
     }
+    case "streak.checkin":
+      return checkinEffect(run, effect.streak, Date.parse(origin.event.occurredAt), origin.event.depth);
+    case "streak.freeze":
+      return freezeEffect(run, effect.streak, effect.count);
     default:
-      // product.redeem (rewards issue), streak.checkin / streak.freeze (streaks issue).
+      // product.redeem arrives with the rewards issue (stock, codes, reservations).
       return { status: "failed", reason: "not_supported_yet" };
   }
 }

@@ -27,6 +27,8 @@ export interface EvaluateOptions {
   /** Processing time (unix ms). */
   now: number;
   explain?: boolean;
+  /** A run the user did not cause (the alarm's settlement): no first/last sight. */
+  system?: boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
   const event: EngineEvent = { id: root.id, type: root.type, occurredAt: root.occurredAt, data: root.data, depth: 0 };
   const run = new Run(programme, state, event, options.now, root.silent);
   if (options.explain) run.outcome.explain = [];
+  if (options.system) return run;
   state.lastSeenAt = new Date(options.now).toISOString();
   if (state.createdAt === null) {
     state.createdAt = root.occurredAt;

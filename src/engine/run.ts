@@ -208,7 +208,7 @@ export class Run {
   recomputeSegment(segmentId: string, origin: Origin): void {
     const segment = this.programme.segments.get(segmentId);
     if (!segment?.rule) return;
-    const member = evaluateCondition(segment.rule, { programme: this.programme, state: this.state, zone: this.zone });
+    const member = evaluateCondition(segment.rule, { programme: this.programme, state: this.state, zone: this.zone, now: this.now });
     const was = this.state.dynamicSegments.includes(segmentId);
     if (member === was) return;
     this.state.dynamicSegments = member

@@ -6,6 +6,7 @@ import type { SegmentBody } from "../definitions/kinds/segments";
 import type { StreakBody } from "../definitions/kinds/streaks";
 import type { WebhookBody } from "../definitions/kinds/webhooks";
 import type { Condition } from "../definitions/conditions";
+import type { StreakState } from "./streaks";
 
 // The engine's data: what it is given (a compiled programme, a user's state, an event,
 // the time) and what it answers (the new state, the outcome, ledger entries, outbox
@@ -48,6 +49,8 @@ export interface UserState {
   /** Ladder id → level id. */
   ladders: Record<string, string>;
   campaigns: Record<string, CampaignState>;
+  /** Absent in states stored before streaks existed. */
+  streaks?: Record<string, StreakState>;
 }
 
 export function emptyUserState(userId: string): UserState {
@@ -64,6 +67,7 @@ export function emptyUserState(userId: string): UserState {
     dynamicSegments: [],
     ladders: {},
     campaigns: {},
+    streaks: {},
   };
 }
 

@@ -1,6 +1,7 @@
 import { parseInstant } from "../definitions/conditions";
 import type { CampaignBody } from "../definitions/kinds/campaigns";
 import { userSegments } from "./conditions";
+import { streakStatusAt, streakZone } from "./streaks";
 import { periodKey } from "./time";
 import type { Programme, UserState } from "./types";
 
@@ -98,8 +99,31 @@ export function campaignsView(programme: Programme, state: UserState, now: numbe
   return out.sort((a, b) => (a.campaign < b.campaign ? -1 : a.campaign > b.campaign ? 1 : 0));
 }
 
+/** `/me/streaks` (SPEC §9): computed as of now, never written. */
+export function streaksView(programme: Programme, state: UserState, now: number) {
+  return [...programme.streaks.entries()].map(([id, streak]) => {
+    const zone = streakZone(streak, state.timezone, programme.spaceTimezone);
+    const { state: settled, status, bounds } = streakStatusAt(streak, state.streaks?.[id], now, zone);
+    return {
+      streak: id,
+      name: streak.name,
+      period: streak.period,
+      status,
+      current: settled.current,
+      longest: settled.longest,
+      freezes: settled.freezes,
+      timezone: zone,
+      periodStart: new Date(bounds.start).toISOString(),
+      periodEnd: new Date(bounds.end).toISOString(),
+      lastCheckinPeriod: settled.lastCheckinPeriod,
+      keptThrough: settled.keptThrough,
+      history: [...settled.history].reverse(),
+    };
+  });
+}
+
 /** The profile summary of GET /me (SPEC §9). */
-export function profileView(programme: Programme, state: UserState, publicAttributes: string[]) {
+export function profileView(programme: Programme, state: UserState, publicAttributes: string[], now: number) {
   const attributes: Record<string, unknown> = {};
   for (const key of publicAttributes) if (Object.hasOwn(state.attributes, key)) attributes[key] = state.attributes[key];
   return {
@@ -108,7 +132,7 @@ export function profileView(programme: Programme, state: UserState, publicAttrib
     timezone: state.timezone,
     metrics: metricsView(programme, state).map(({ metric, balance }) => ({ metric, balance })),
     ladders: laddersView(programme, state).map(({ ladder, level }) => ({ ladder, level: level.id })),
-    streaks: [] as unknown[],
+    streaks: streaksView(programme, state, now).map(({ streak, status, current, longest }) => ({ streak, status, current, longest })),
     badges: rewardsView(programme, state).filter((r) => r.type === "badge").length,
     segments: segmentsView(programme, state).map((s) => s.segment),
   };
@@ -123,7 +147,7 @@ export function userDocument(programme: Programme, state: UserState, now: number
     locale: state.locale,
     metrics: metricsView(programme, state),
     ladders: laddersView(programme, state),
-    streaks: [] as unknown[],
+    streaks: streaksView(programme, state, now),
     rewards: rewardsView(programme, state),
     segments: segmentsView(programme, state),
     campaigns: campaignsView(programme, state, now, { includeHidden: true }),

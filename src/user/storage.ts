@@ -24,6 +24,9 @@ export const MIGRATIONS: string[] = [
   `CREATE INDEX IF NOT EXISTS activity_at ON activity (at)`,
   // Outbound work written with the event, handed to the Queue after commit.
   `CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  // One alarm per object: every timer (streak settlement, outbox retry) is a row here and
+  // the alarm is set to the earliest.
+  `CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL)`,
 ];
 
 export const ACTIVITY_RETENTION_MS = 30 * 86_400_000;
@@ -175,15 +178,26 @@ export class UserStorage {
   }
 
   /** Also remembers the space, which the alarm's re-send needs (it has no request). */
-  enqueueOutbox(messages: OutboxMessage[], now: number, spaceId: string): void {
-    if (messages.length === 0) return;
-    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('spaceId', ?)`, spaceId);
+  setTimer(name: string, dueAt: number | null): void {
+    if (dueAt === null) this.sql.exec(`DELETE FROM timers WHERE name = ?`, name);
+    else this.sql.exec(`INSERT OR REPLACE INTO timers (name, due_at) VALUES (?, ?)`, name, dueAt);
+  }
+
+  timer(name: string): number | null {
+    return this.sql.exec<{ due_at: number }>(`SELECT due_at FROM timers WHERE name = ?`, name).toArray()[0]?.due_at ?? null;
+  }
+
+  earliestTimer(): number | null {
+    return this.sql.exec<{ due: number | null }>(`SELECT MIN(due_at) AS due FROM timers`).one().due ?? null;
+  }
+
+  enqueueOutbox(messages: OutboxMessage[], now: number): void {
     for (const m of messages) this.sql.exec(`INSERT INTO outbox (message, created_at) VALUES (?, ?)`, JSON.stringify(m), now);
   }
 
-  /** The space of this user's object, known once it queued outbound work. */
+  /** The space of this user's object, recorded with its first write (the alarm has no request to ask). */
   spaceId(): string | undefined {
-    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'spaceId'`).toArray()[0]?.value;
+    return this.meta("spaceId");
   }
 
   pendingOutbox(limit = 100): Array<{ id: number; message: OutboxMessage }> {

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { applyAdminOp, type AdminOp } from "../engine/admin";
+import { configOf } from "../config";
 import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
-import type { Outcome, UserState as UserStateDocument } from "../engine/types";
+import { nextStreakTimer, settleAllStreaks } from "../engine/streak-run";
+import type { EvaluationResult, Outcome, Programme, UserState as UserStateDocument } from "../engine/types";
 import { log } from "../http/log";
 import { FifoLock } from "./lock";
 import { programmeFor } from "./programme-cache";
@@ -56,6 +58,8 @@ export type IngestResult =
 /** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
 export const FAULT_EVENT_TYPE = "test.fault";
 const OUTBOX_RETRY_MS = 10_000;
+/** Streak timers fire within a minute after their due time (inside the grace window). */
+const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
 
 export class UserState extends DurableObject<Env> {
@@ -107,24 +111,52 @@ export class UserState extends DurableObject<Env> {
     const result = applyEvent(programme, state, request.event, { now, explain: request.explain });
     if (request.dryRun) return { kind: "applied", outcome: result.outcome };
 
-    const at = new Date(now).toISOString();
-    this.ctx.storage.transactionSync(() => {
-      this.storage.saveState(result.state);
-      this.storage.setMeta("spaceId", request.spaceId);
-      this.storage.setMeta("userId", request.userId);
-      this.storage.appendLedger(result.ledger, at);
+    await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
       if (this.env.TEST_FAULT_INJECTION === "on" && request.event.type === FAULT_EVENT_TYPE) {
         throw new Error("injected fault inside the event transaction");
       }
       this.storage.recordSeen(request.idHash, request.bodyHash);
       this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
-      this.storage.enqueueOutbox(result.outbox, now, request.spaceId);
+    });
+    if (result.outbox.length > 0) await this.flushOutbox();
+    return { kind: "applied", outcome: result.outcome };
+  }
+
+  /**
+   * Stores one run's result in one transaction: the state, its ledger entries, its outbox
+   * rows, what the caller adds (`extra`: seen id, activity), the streak timer and the
+   * object's identity; then sets the alarm to the earliest timer.
+   */
+  private async commit(
+    programme: Programme,
+    result: EvaluationResult,
+    now: number,
+    identity: { spaceId: string; userId: string },
+    extra: () => void,
+  ): Promise<void> {
+    const at = new Date(now).toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.storage.saveState(result.state);
+      this.storage.setMeta("spaceId", identity.spaceId);
+      this.storage.setMeta("userId", identity.userId);
+      this.storage.appendLedger(result.ledger, at);
+      extra();
+      this.storage.enqueueOutbox(result.outbox, now);
+      // Streak settlement inside the grace window, with jitter so users do not all wake at once.
+      const due = nextStreakTimer(programme, result.state, now);
+      this.storage.setTimer("streaks", due === null ? null : due + Math.floor(Math.random() * TIMER_JITTER_MS));
       // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
       this.storage.pruneActivity(now);
     });
     this.cached = result.state;
-    if (result.outbox.length > 0) await this.flushOutbox();
-    return { kind: "applied", outcome: result.outcome };
+    await this.syncAlarm();
+  }
+
+  /** One alarm per object: set to the earliest timer, or cleared. */
+  private async syncAlarm(): Promise<void> {
+    const due = this.storage.earliestTimer();
+    if (due === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(due);
   }
 
   /** Adjustments, grants, revocations and profile writes (SPEC §7): one transaction each. */
@@ -139,15 +171,9 @@ export class UserState extends DurableObject<Env> {
         const applied = applyAdminOp(run, request.op);
         if (applied.refused) return { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
         const result = finishRun(run);
-        this.ctx.storage.transactionSync(() => {
-          this.storage.saveState(result.state);
-          this.storage.setMeta("spaceId", request.spaceId);
-      this.storage.setMeta("userId", request.userId);
-          this.storage.appendLedger(result.ledger, at);
+        await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
-          this.storage.enqueueOutbox(result.outbox, now, request.spaceId);
         });
-        this.cached = result.state;
         if (result.outbox.length > 0) await this.flushOutbox();
         return { kind: "applied", result: applied.result, outcome: result.outcome };
       } catch (error) {
@@ -192,15 +218,46 @@ export class UserState extends DurableObject<Env> {
       }
     } catch (error) {
       log(this.env, "warn", "user.outbox_send_failed", { error: String(error), pending: pending.length });
-      await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+      this.storage.setTimer("outbox", Date.now() + OUTBOX_RETRY_MS);
+      await this.syncAlarm();
+      return;
     }
+    this.storage.setTimer("outbox", null);
   }
 
+  /** Re-sends what the outbox kept, and settles streaks whose period ended (SPEC §4.5). */
   override async alarm(): Promise<void> {
     await this.lock.run(async () => {
+      const now = Date.now();
       await this.flushOutbox();
-      if (this.storage.pendingOutbox(1).length > 0) await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+      const due = this.storage.timer("streaks");
+      const spaceId = this.storage.spaceId();
+      const state = this.cached ?? this.storage.loadState();
+      if (due !== null && due <= now && spaceId && state) {
+        try {
+          await this.settleStreaks(spaceId, state, now);
+        } catch (error) {
+          // Nothing was stored; try again a little later rather than lose the settlement.
+          this.cached = undefined;
+          log(this.env, "error", "user.settlement_failed", { error: String(error) });
+          this.storage.setTimer("streaks", now + OUTBOX_RETRY_MS);
+        }
+      }
+      await this.syncAlarm();
     });
+  }
+
+  private async settleStreaks(spaceId: string, state: UserStateDocument, now: number): Promise<void> {
+    const programme = await programmeFor(this.env, spaceId, configOf(this.env).definitionsTtlMs);
+    const at = new Date(now).toISOString();
+    const rootId = `tmr_${now}`;
+    const run = startRun(programme, state, { id: rootId, type: "timer.streaks", occurredAt: at, data: {}, silent: false }, { now, system: true });
+    settleAllStreaks(run);
+    const result = finishRun(run);
+    await this.commit(programme, result, now, { spaceId, userId: state.userId }, () => {
+      if (result.derived.length > 0) this.storage.recordActivity(rootId, "timer.streaks", at, now, result.outcome);
+    });
+    if (result.outbox.length > 0) await this.flushOutbox();
   }
 
   /** The user's state, or null for a user never seen (reads never create a user). */

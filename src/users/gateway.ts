@@ -33,6 +33,7 @@ const REFUSALS: Record<string, ErrorCode> = {
   per_user_limit: "per_user_limit",
   frozen: "frozen",
   invalid_request: "invalid_request",
+  invalid_transition: "invalid_transition",
 };
 
 export async function runAdminOp(c: Context<AppEnv>, userId: string, op: AdminOp): Promise<Extract<AdminResult, { kind: "applied" }>> {

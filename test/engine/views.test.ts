@@ -142,7 +142,7 @@ describe("profileView, rewards, segments and the admin document", () => {
     [["nick"], { nick: "ada" }],
     [["nick", "country", "missing", "toString"], { nick: "ada", country: "GB" }],
   ])("public attributes %j only", (publicAttributes, attributes) => {
-    expect(profileView(programme, state, publicAttributes)).toEqual({
+    expect(profileView(programme, state, publicAttributes, NOW)).toEqual({
       userId: "u1",
       attributes,
       timezone: "Europe/London",

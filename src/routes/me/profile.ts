@@ -3,7 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../http/context";
 import { definitionIdSchema } from "../../definitions/kinds/common";
-import { campaignsView, laddersView, metricsView, profileView, rewardsView, segmentsView } from "../../engine/views";
+import { campaignsView, laddersView, metricsView, profileView, rewardsView, segmentsView, streaksView } from "../../engine/views";
 import { ApiError } from "../../errors";
 import { readUser } from "../../users/gateway";
 import { errorResponses, jsonContent, userSecurity } from "../common";
@@ -33,7 +33,7 @@ function one<T extends Record<string, unknown>>(items: T[], key: keyof T, id: st
 export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createRoute({ ...get("/", "The caller's profile"), responses: { 200: jsonContent(anyObject, "The caller"), 401: errorResponses[401] } }), async (c) => {
     const { state, programme } = await mine(c);
-    return c.json({ ...profileView(programme, state, c.var.space.publicAttributes), space: c.var.space.slug }, 200);
+    return c.json({ ...profileView(programme, state, c.var.space.publicAttributes, Date.now()), space: c.var.space.slug }, 200);
   });
 
   app.openapi(createRoute({ ...get("/metrics", "Balances"), responses: { 200: listOf("Balances and lifetime totals"), 401: errorResponses[401] } }), async (c) => {
@@ -80,6 +80,19 @@ export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { state, programme } = await mine(c);
       return c.json(one(laddersView(programme, state), "ladder", c.req.valid("param").id, "ladder"), 200);
+    },
+  );
+
+  app.openapi(createRoute({ ...get("/streaks", "Streaks as of now"), responses: { 200: listOf("Streaks"), 401: errorResponses[401] } }), async (c) => {
+    const { state, programme } = await mine(c);
+    return c.json({ data: streaksView(programme, state, Date.now()) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ ...get("/streaks/{id}", "One streak as of now"), request: { params: idParams }, responses: { 200: jsonContent(anyObject, "The streak"), ...errorResponses } }),
+    async (c) => {
+      const { state, programme } = await mine(c);
+      return c.json(one(streaksView(programme, state, Date.now()), "streak", c.req.valid("param").id, "streak"), 200);
     },
   );
 
