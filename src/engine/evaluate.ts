@@ -40,6 +40,7 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
   const event: EngineEvent = { id: root.id, type: root.type, occurredAt: root.occurredAt, data: root.data, depth: 0 };
   const run = new Run(programme, state, event, options.now, root.silent);
   if (options.explain) run.outcome.explain = [];
+  run.relevelAll();
   if (options.system) return run;
   state.lastSeenAt = new Date(options.now).toISOString();
   if (state.createdAt === null) {

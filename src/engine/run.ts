@@ -1,3 +1,4 @@
+import type { LadderBody } from "../definitions/kinds/ladders";
 import { metricFloor } from "../definitions/kinds/metrics";
 import { evaluateCondition, userSegments } from "./conditions";
 import type {
@@ -25,6 +26,19 @@ export interface Origin {
   event: EngineEvent;
   campaign?: string;
   step?: string | null;
+}
+
+/**
+ * A ladder's level for a metric state (SPEC §4.4): the highest level whose threshold ≤ the
+ * basis value; without demotion, never below the level already held.
+ */
+export function levelRank(ladder: LadderBody, held: { balance: number; lifetime: number }, heldRank: number): number {
+  const value = ladder.basis === "balance" ? held.balance : held.lifetime;
+  let rank = 0;
+  ladder.levels.forEach((level, i) => {
+    if (level.threshold <= value) rank = i;
+  });
+  return ladder.demotion ? rank : Math.max(rank, heldRank);
 }
 
 export class Run {
@@ -165,23 +179,29 @@ export class Run {
   }
 
   private recomputeLadders(metricId: string): void {
-    for (const ladderId of this.programme.laddersByMetric.get(metricId) ?? []) {
-      const ladder = this.programme.ladders.get(ladderId)!;
-      const held = this.state.metrics[metricId]!;
-      const value = ladder.basis === "balance" ? held.balance : held.lifetime;
-      let rank = 0;
-      ladder.levels.forEach((level, i) => {
-        if (level.threshold <= value) rank = i;
-      });
-      const currentRank = Math.max(0, ladder.levels.findIndex((l) => l.id === this.state.ladders[ladderId]));
-      if (!ladder.demotion) rank = Math.max(rank, currentRank);
-      const from = ladder.levels[currentRank]!.id;
-      const to = ladder.levels[rank]!.id;
-      this.state.ladders[ladderId] = to;
-      if (from === to) continue;
-      const change = this.ladderChanges.get(ladderId);
-      this.ladderChanges.set(ladderId, { from: change?.from ?? from, to });
-    }
+    for (const ladderId of this.programme.laddersByMetric.get(metricId) ?? []) this.relevel(ladderId);
+  }
+
+  /**
+   * Re-levels every ladder whose metric the user holds: at the start of each run, so a
+   * change of thresholds reaches a user lazily with their next event (SPEC §4.4).
+   */
+  relevelAll(): void {
+    for (const [ladderId, ladder] of this.programme.ladders) if (this.state.metrics[ladder.metric]) this.relevel(ladderId);
+  }
+
+  private relevel(ladderId: string): void {
+    const ladder = this.programme.ladders.get(ladderId)!;
+    const held = this.state.metrics[ladder.metric];
+    if (!held) return;
+    const currentRank = Math.max(0, ladder.levels.findIndex((l) => l.id === this.state.ladders[ladderId]));
+    const rank = levelRank(ladder, held, currentRank);
+    const from = ladder.levels[currentRank]!.id;
+    const to = ladder.levels[rank]!.id;
+    this.state.ladders[ladderId] = to;
+    if (from === to) return;
+    const change = this.ladderChanges.get(ladderId);
+    this.ladderChanges.set(ladderId, { from: change?.from ?? from, to });
   }
 
   /**

@@ -1,6 +1,7 @@
 import { parseInstant } from "../definitions/conditions";
 import type { CampaignBody } from "../definitions/kinds/campaigns";
 import { userSegments } from "./conditions";
+import { levelRank } from "./run";
 import { streakStatusAt, streakZone } from "./streaks";
 import { periodKey } from "./time";
 import type { Programme, UserState } from "./types";
@@ -22,7 +23,9 @@ export function laddersView(programme: Programme, state: UserState) {
     const held = state.metrics[ladder.metric];
     const metric = programme.metrics.get(ladder.metric);
     const value = held ? (ladder.basis === "balance" ? held.balance : held.lifetime) : (metric?.initial ?? 0);
-    const rank = Math.max(0, ladder.levels.findIndex((l) => l.id === state.ladders[id]));
+    // Computed as of the current thresholds (a change reaches users lazily, SPEC §4.4).
+    const heldRank = Math.max(0, ladder.levels.findIndex((l) => l.id === state.ladders[id]));
+    const rank = held ? levelRank(ladder, held, heldRank) : heldRank;
     const level = ladder.levels[rank]!;
     const next = ladder.levels[rank + 1];
     const progress = next ? Math.min(1, Math.max(0, (value - level.threshold) / (next.threshold - level.threshold))) : 1;

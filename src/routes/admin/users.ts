@@ -44,6 +44,7 @@ const adjustSchema = z
 const grantSchema = z.strictObject({ product: definitionIdSchema, quantity: z.number().int().min(1).max(1000).default(1) }).openapi("ProductGrant");
 const metricParams = userIdParams.extend({ metric: definitionIdSchema });
 const productParams = userIdParams.extend({ product: definitionIdSchema });
+const streakParams = userIdParams.extend({ id: definitionIdSchema });
 
 const route = <P extends string, M extends "get" | "post" | "put" | "patch" | "delete">(method: M, path: P, summary: string) => ({
   method,
@@ -151,6 +152,17 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { userId, product } = c.req.valid("param");
       const applied = await runAdminOp(c, userId, { op: "revoke", product, quantity: c.req.valid("query").quantity ?? null });
+      return c.json(applied.result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/streaks/{id}/restore", "Restore a broken streak"),
+      description: "Brings a broken streak back to its length at the break, kept through the previous period; emits loyalty.streak.restored. 409 invalid_transition if the streak is not broken.",
+      request: { params: streakParams }, responses: { 200: jsonContent(anyObject, "The restored streak"), ...errorResponses } }),
+    async (c) => {
+      const { userId, id } = c.req.valid("param");
+      const applied = await runAdminOp(c, userId, { op: "restoreStreak", streak: id });
       return c.json(applied.result, 200);
     },
   );
