@@ -65,6 +65,8 @@ const OUTBOX_BATCH_BYTES = 200_000;
 export class UserState extends DurableObject<Env> {
   protected readonly lock = new FifoLock();
   private readonly storage: UserStorage;
+  /** Whether meta already names this object's space and user (written with its first commit). */
+  private identityRecorded = false;
   /** Memory is only a cache of storage (SPEC STYLE): dropped whenever a write fails. */
   private cached: UserStateDocument | undefined;
 
@@ -137,8 +139,10 @@ export class UserState extends DurableObject<Env> {
     const at = new Date(now).toISOString();
     this.ctx.storage.transactionSync(() => {
       this.storage.saveState(result.state);
-      this.storage.setMeta("spaceId", identity.spaceId);
-      this.storage.setMeta("userId", identity.userId);
+      if (!this.identityRecorded) {
+        this.storage.setMeta("spaceId", identity.spaceId);
+        this.storage.setMeta("userId", identity.userId);
+      }
       this.storage.appendLedger(result.ledger, at);
       extra();
       this.storage.enqueueOutbox(result.outbox, now);
@@ -149,12 +153,15 @@ export class UserState extends DurableObject<Env> {
       this.storage.pruneActivity(now);
     });
     this.cached = result.state;
+    this.identityRecorded = true;
     await this.syncAlarm();
   }
 
   /** One alarm per object: set to the earliest timer, or cleared. */
   private async syncAlarm(): Promise<void> {
     const due = this.storage.earliestTimer();
+    // Most events leave the earliest timer where it was: write the alarm only when it moves.
+    if (due === (await this.ctx.storage.getAlarm())) return;
     if (due === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(due);
   }
@@ -189,6 +196,7 @@ export class UserState extends DurableObject<Env> {
     await this.lock.run(async () => {
       await this.ctx.storage.deleteAll();
       this.cached = undefined;
+      this.identityRecorded = false;
       // deleteAll drops the tables but the constructor does not run again.
       this.storage.migrate((fn) => this.ctx.storage.transactionSync(fn));
     });
