@@ -106,7 +106,8 @@ export function campaignsView(programme: Programme, state: UserState, now: numbe
 export function streaksView(programme: Programme, state: UserState, now: number) {
   return [...programme.streaks.entries()].map(([id, streak]) => {
     const zone = streakZone(streak, state.timezone, programme.spaceTimezone);
-    const { state: settled, status, bounds } = streakStatusAt(streak, state.streaks?.[id], now, zone);
+    // `timezone` is the zone of the period in progress (a zone change applies from the next one).
+    const { state: settled, status, bounds, zone: periodZone } = streakStatusAt(streak, state.streaks?.[id], now, zone);
     return {
       streak: id,
       name: streak.name,
@@ -115,7 +116,7 @@ export function streaksView(programme: Programme, state: UserState, now: number)
       current: settled.current,
       longest: settled.longest,
       freezes: settled.freezes,
-      timezone: zone,
+      timezone: periodZone,
       periodStart: new Date(bounds.start).toISOString(),
       periodEnd: new Date(bounds.end).toISOString(),
       lastCheckinPeriod: settled.lastCheckinPeriod,

@@ -58,7 +58,7 @@ export type IngestResult =
 /** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
 export const FAULT_EVENT_TYPE = "test.fault";
 const OUTBOX_RETRY_MS = 10_000;
-/** Streak timers fire within a minute after their due time (inside the grace window). */
+/** Streak timers fire within a minute after their due time (the end of the grace window). */
 const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
 
@@ -146,7 +146,8 @@ export class UserState extends DurableObject<Env> {
       this.storage.appendLedger(result.ledger, at);
       extra();
       this.storage.enqueueOutbox(result.outbox, now);
-      // Streak settlement inside the grace window, with jitter so users do not all wake at once.
+      // Streak settlement once the grace window has passed (never earlier: the period could
+      // not be settled yet), plus up to a minute of jitter so users do not all wake at once.
       const due = nextStreakTimer(programme, result.state, now);
       this.storage.setTimer("streaks", due === null ? null : due + Math.floor(Math.random() * TIMER_JITTER_MS));
       // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.

@@ -98,6 +98,7 @@ async function victimKey(slug: string): Promise<string> {
 // | POST   | /users/{userId}/products               | users:write | 201     | { product (item), quantity } |
 // | DELETE | /users/{userId}/products/{product}     | users:write | 200     | (granted first)              |
 // | GET    | /users/{userId}/activity               | read        | 200     | (user created first)         |
+// | POST   | /users/{userId}/streaks/{id}/restore   | users:write | 200     | (none; a broken streak first)|
 // ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
 // The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
 const ROUTES: RouteCase[] = [
@@ -263,6 +264,9 @@ function definitionRoutes(): RouteCase[] {
 /** Definitions the /users rows use, created in the fixture's space by fixture(). */
 const USER_METRIC = "matrix-pts";
 const USER_ITEM = "matrix-item";
+/** A daily streak without freezes, checked in by `matrix_visit` events. */
+const USER_STREAK = "matrix-streak";
+const STREAK_EVENT = "matrix_visit";
 
 /** A user id no other prepare uses, so rows and tests never share a user. */
 const freshUser = () => uniqueSlug("mu");
@@ -406,6 +410,20 @@ function userRoutes(): RouteCase[] {
       success: 200,
       prepare: async (f) => ({ path: `/users/${await existingUser(f)}/activity?limit=5` }),
     },
+    {
+      method: "POST",
+      template: "/users/{userId}/streaks/{id}/restore",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        // A streak checked in three days ago (no freezes) is broken as of now: restorable.
+        const user = freshUser();
+        const occurredAt = new Date(Date.now() - 3 * 86_400_000).toISOString();
+        await rootWrite(f, "POST", "/events", { id: uniqueSlug("ev"), userId: user, type: STREAK_EVENT, occurredAt }, 201);
+        return { path: `/users/${user}/streaks/${USER_STREAK}/restore`, user };
+      },
+      snapshot: userSnapshot,
+    },
   ];
 }
 
@@ -426,6 +444,15 @@ function fixture(): Promise<Fixture> {
     // What the /users rows adjust and grant.
     await createDefinition(space, "metrics", { id: USER_METRIC, name: "Matrix points", kind: "currency" });
     await createDefinition(space, "products", { id: USER_ITEM, name: "Matrix item", type: "item" });
+    // What the streak restore row breaks and restores.
+    await createDefinition(space, "streaks", { id: USER_STREAK, name: "Matrix streak", period: "day" });
+    await createDefinition(space, "campaigns", {
+      id: "matrix-checkin",
+      name: "Matrix check-in",
+      status: "active",
+      repeat: { limit: null },
+      steps: [{ id: "s", name: "Visit", trigger: { eventType: STREAK_EVENT }, effects: [{ type: "streak.checkin", streak: USER_STREAK }] }],
+    });
     return { space, keys, revoked: revokedKey.secret, other, otherAdmin };
   })();
   return fixturePromise;
