@@ -56,10 +56,11 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
 
 /** Evaluates everything queued, breadth-first, then the ladder changes it caused. */
 export function finishRun(run: Run): EvaluationResult {
-  while (run.queue.length > 0) {
+  // At least one flush: a run may change levels without queueing anything (re-levelling).
+  do {
     while (run.queue.length > 0) evaluateOne(run, run.queue.shift()!);
     run.flushLadderChanges();
-  }
+  } while (run.queue.length > 0);
   return { state: run.state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived };
 }
 

@@ -194,10 +194,12 @@ export class Run {
     const ladder = this.programme.ladders.get(ladderId)!;
     const held = this.state.metrics[ladder.metric];
     if (!held) return;
-    const currentRank = Math.max(0, ladder.levels.findIndex((l) => l.id === this.state.ladders[ladderId]));
-    const rank = levelRank(ladder, held, currentRank);
-    const from = ladder.levels[currentRank]!.id;
-    const to = ladder.levels[rank]!.id;
+    const heldId = this.state.ladders[ladderId];
+    const heldIndex = ladder.levels.findIndex((l) => l.id === heldId);
+    // A held level that a ladder change removed cannot be kept: the level is recomputed
+    // from the value, and the change is reported from the id the user held.
+    const from = heldIndex >= 0 ? ladder.levels[heldIndex]!.id : (heldId ?? ladder.levels[0]!.id);
+    const to = ladder.levels[levelRank(ladder, held, Math.max(0, heldIndex))]!.id;
     this.state.ladders[ladderId] = to;
     if (from === to) return;
     const change = this.ladderChanges.get(ladderId);
@@ -212,6 +214,7 @@ export class Run {
     for (const [ladderId, { from, to }] of this.ladderChanges) {
       if (from === to) continue;
       const levels = this.programme.ladders.get(ladderId)!.levels.map((l) => l.id);
+      // A level removed from the ladder ranks below every level that remains.
       const direction = levels.indexOf(to) > levels.indexOf(from) ? "up" : "down";
       this.outcome.changes.push({ type: "ladder", ladder: ladderId, from, to });
       this.emit("loyalty.ladder.level_changed", { ladder: ladderId, from, to, direction }, 0);

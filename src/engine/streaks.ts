@@ -158,6 +158,11 @@ export function checkin(
   if ((state.lastCheckinPeriod !== null && key < state.lastCheckinPeriod) || (state.keptThrough !== null && key <= state.keptThrough)) {
     return { result: "late", changes: [] };
   }
+  // A break stored by the alarm (or the admin restore's settlement) settled the period
+  // after `keptThrough`: a check-in for it that arrives afterwards is late (the break is final).
+  if (state.current === 0 && state.brokenLength !== null && state.keptThrough !== null && key <= nextPeriod(state.keptThrough, streak.period, streak.weekStart)) {
+    return { result: "late", changes: [] };
+  }
   const changes = settle(streakId, streak, state, key);
   state.zone = used;
   state.lastCheckinPeriod = key;
@@ -190,23 +195,35 @@ export type StreakStatus = "none" | "active" | "at_risk" | "broken";
 export function streakStatusAt(streak: StreakBody, stored: StreakState | undefined, now: number, zone: string) {
   const state: StreakState = stored ? structuredClone(stored) : newStreakState(streak);
   settle("", streak, state, settlementPeriod(streak, state, now, zone));
-  const { key } = periodOf(streak, state, now, zone);
+  const { key, zone: used } = periodOf(streak, state, now, zone);
+  // Active when the period of now is checked in — or already behind the last check-in
+  // (a zone change westward can put now in a local period before it; a check-in is late there).
   const status: StreakStatus =
-    state.lastCheckinPeriod === null ? "none" : state.current === 0 ? "broken" : state.lastCheckinPeriod === key ? "active" : "at_risk";
-  const bounds = periodBounds(key, streak.period, streak.weekStart, state.zone && key === state.lastCheckinPeriod ? state.zone : zone);
-  return { state, status, period: key, bounds };
+    state.lastCheckinPeriod === null ? "none" : state.current === 0 ? "broken" : state.lastCheckinPeriod >= key ? "active" : "at_risk";
+  // The bounds of the period of now in the zone it was computed in (the old zone only
+  // while the period of the last check-in is in progress).
+  const bounds = periodBounds(key, streak.period, streak.weekStart, used);
+  return { state, status, period: key, bounds, zone: used };
 }
 
 /**
  * When the alarm must settle this streak next: the end of the period after `keptThrough`
  * plus grace (a live streak not checked in by then needs a freeze or breaks). Only live
- * streaks kept through the current or previous period get a timer (SPEC §4.5).
+ * streaks get a timer (SPEC §4.5): kept through the current or previous period as of the
+ * settlement moment (now − grace), so a streak whose previous period is still inside its
+ * grace window keeps its timer when another event recomputes it.
  */
+/**
+ * How late an alarm may run and still count as the live settlement: timers carry up to a
+ * minute of jitter after the grace window, and alarms can be late. A streak whose due
+ * period ended within this slack keeps its timer (which then fires at once).
+ */
+export const SETTLEMENT_SLACK_MS = 10 * 60_000;
+
 export function nextSettlement(streak: StreakBody, state: StreakState, now: number, zone: string): number | null {
   if (state.current === 0 || state.keptThrough === null) return null;
-  const { key: nowKey } = periodOf(streak, state, now, zone);
   const due = nextPeriod(state.keptThrough, streak.period, streak.weekStart);
-  const live = state.keptThrough === nowKey || due === nowKey;
+  const live = due >= settlementPeriod(streak, state, now - SETTLEMENT_SLACK_MS, zone);
   if (!live) return null; // backfilled history: settled lazily by later check-ins and reads
   return periodBounds(due, streak.period, streak.weekStart, zone).end + streak.graceMinutes * 60_000;
 }

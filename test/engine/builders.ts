@@ -5,6 +5,7 @@ import { ladderSchema } from "../../src/definitions/kinds/ladders";
 import { metricSchema } from "../../src/definitions/kinds/metrics";
 import { productSchema } from "../../src/definitions/kinds/products";
 import { segmentSchema } from "../../src/definitions/kinds/segments";
+import { streakSchema } from "../../src/definitions/kinds/streaks";
 import { triggerSchema } from "../../src/definitions/kinds/triggers";
 import { webhookSchema } from "../../src/definitions/kinds/webhooks";
 import { applyAdminOp, type AdminOp } from "../../src/engine/admin";
@@ -46,6 +47,10 @@ export const ladder = (id: string, metricId: string, thresholds: Record<string, 
     }),
   );
 
+/** A streak body parsed by the kind's schema (daily unless `period` says otherwise). */
+export const streakBody = (body: Body = {}) => streakSchema.parse({ name: "streak", period: "day", ...body });
+export const streak = (id: string, body: Body = {}) => def("streaks", id, streakSchema.parse({ name: id, period: "day", ...body }));
+
 export interface StepSpec {
   id?: string;
   on: string;
@@ -81,6 +86,10 @@ export const campaign = (id: string, steps: Array<StepSpec | Body>, body: Body =
 /** The smallest campaign: one step on `eventType` with these effects. */
 export const oneStep = (id: string, eventType: string, effects: Body[], body: Body = {}, when?: Condition) =>
   campaign(id, [{ id: "s", on: eventType, effects, ...(when ? { when } : {}) }], body);
+
+/** A campaign that checks in to `streakId` on every `eventType` event (no repeat limit). */
+export const checkinOn = (id: string, streakId: string, eventType = "visit") =>
+  oneStep(id, eventType, [{ type: "streak.checkin", streak: streakId }], { repeat: { limit: null } });
 
 export const programmeOf = (definitions: DefinitionInput[], spaceTimezone = "UTC"): Programme =>
   compileProgramme(definitions, { version: 1, spaceTimezone });
