@@ -42,7 +42,7 @@ export const jsonContent = <T extends z.ZodType>(schema: T, description: string)
   content: { "application/json": { schema } },
 });
 
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+export const jsonRequestBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
 });

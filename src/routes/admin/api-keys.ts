@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { iso } from "../../lib/time";
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from "../../auth/api-keys";
 import { SCOPES } from "../../auth/scopes";
-import { adminSecurity, errorResponses, jsonBody, jsonContent, listQuerySchema, pageOf, pageSchema } from "../common";
+import { adminSecurity, errorResponses, jsonRequestBody, jsonContent, listQuerySchema, pageOf, pageSchema } from "../common";
 import { refuseIdempotencyKey } from "../../http/idempotency";
 
 // Admin API keys of the request's space (SPEC §3.2). The secret is in the create
@@ -54,7 +54,7 @@ const createKeyRoute = createRoute({
   tags,
   security: adminSecurity,
   summary: "Create an API key (the secret is returned once)",
-  request: { body: jsonBody(createKeySchema) },
+  request: { body: jsonRequestBody(createKeySchema) },
   responses: { 201: jsonContent(createdKeySchema, "The key and its secret"), ...errorResponses },
 });
 

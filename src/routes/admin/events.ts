@@ -6,7 +6,7 @@ import { ApiError, problemOf } from "../../errors";
 import { validationError } from "../../http/validation";
 import { enqueueEvents } from "../../events/async";
 import { answerOf, applyUserEvents, eventInputSchema, prepareEvent, type PreparedEvent } from "../../events/ingest";
-import { adminSecurity, errorResponses, jsonBody, jsonContent } from "../common";
+import { adminSecurity, errorResponses, jsonRequestBody, jsonContent } from "../common";
 
 // Event ingestion (SPEC §5.1): one event or a batch, applied synchronously in each user's
 // Durable Object (the answer is the outcome), or accepted for the ingest queue with
@@ -35,7 +35,7 @@ const ingestRoute = createRoute({
   summary: "Ingest an event (idempotent by id)",
   description:
     "201 with the outcome; the same id and body again answers 200 `duplicate: true` with the stored outcome; the same id with another body is 409 `event_id_reused`. `dryRun=true` evaluates without committing; `explain=true` says why candidate steps did not count; `async=true` answers 202 and applies it through the ingest queue.",
-  request: { query, body: jsonBody(eventInputSchema) },
+  request: { query, body: jsonRequestBody(eventInputSchema) },
   responses: {
     201: jsonContent(answerSchema, "Applied"),
     200: jsonContent(answerSchema, "Already applied"),
@@ -52,7 +52,7 @@ const batchRoute = createRoute({
   summary: "Ingest up to 500 events",
   description:
     "Each event is validated and applied on its own; one user's events are applied in array order, users in parallel. Answers 200 with a result per event (status 201, 200 or 4xx with a problem), or 202 with `async=true`.",
-  request: { query, body: jsonBody(batchSchema) },
+  request: { query, body: jsonRequestBody(batchSchema) },
   responses: {
     200: jsonContent(z.object({ results: z.array(anyObject) }).openapi("EventBatchResults"), "One result per event"),
     202: jsonContent(acceptedSchema, "Accepted for asynchronous processing"),

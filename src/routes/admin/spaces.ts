@@ -11,7 +11,7 @@ import { createSpace, findSpaceById, listSpaces, patchSpace, toSpaceView } from 
 import {
   adminSecurity,
   errorResponses,
-  jsonBody,
+  jsonRequestBody,
   jsonContent,
   listQuerySchema,
   mergePatchBody,
@@ -31,7 +31,7 @@ const createSpaceRoute = createRoute({
   tags,
   security: adminSecurity,
   summary: "Create a space (root key)",
-  request: { body: jsonBody(createSpaceSchema) },
+  request: { body: jsonRequestBody(createSpaceSchema) },
   responses: { 201: jsonContent(spaceSchema, "The new space"), ...errorResponses, 409: errorResponses[400] },
 });
 

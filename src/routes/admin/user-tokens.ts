@@ -5,7 +5,7 @@ import { refuseIdempotencyKey } from "../../http/idempotency";
 import { iso } from "../../lib/time";
 import { MAX_TOKEN_TTL_SECONDS, mintUserToken } from "../../auth/user-tokens";
 import { USER_ID_PATTERN } from "../../spaces/schemas";
-import { adminSecurity, errorResponses, jsonBody, jsonContent } from "../common";
+import { adminSecurity, errorResponses, jsonRequestBody, jsonContent } from "../common";
 
 // Minting a user token signed by the space's own key (SPEC §3.3), for operators without
 // an identity provider of their own: their server asks for a token and hands it to the app.
@@ -28,7 +28,7 @@ const mintRoute = createRoute({
   tags: ["Users"],
   security: adminSecurity,
   summary: "Mint a User API token for a user",
-  request: { params: userIdParams, body: jsonBody(mintSchema) },
+  request: { params: userIdParams, body: jsonRequestBody(mintSchema) },
   responses: { 201: jsonContent(tokenSchema, "A signed ES256 JWT"), ...errorResponses },
 });
 

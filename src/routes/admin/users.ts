@@ -10,7 +10,7 @@ import { ApiError } from "../../errors";
 import { isValidTimeZone } from "../../lib/time";
 import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
 import { readUser, runAdminOp, userStub } from "../../users/gateway";
-import { adminSecurity, errorResponses, jsonBody, jsonContent, mergePatchBody } from "../common";
+import { adminSecurity, errorResponses, jsonRequestBody, jsonContent, mergePatchBody } from "../common";
 import { userIdParams } from "./user-tokens";
 import { activityPage, ledgerPage, pageQuery } from "../me/pages";
 
@@ -76,7 +76,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
 
   app.openapi(
     createRoute({ ...route("put", "/users/{userId}", "Set a user's profile (creates the user if new)"),
-      request: { params: userIdParams, body: jsonBody(profileSchema) },
+      request: { params: userIdParams, body: jsonRequestBody(profileSchema) },
       responses: { 200: jsonContent(anyObject, "Updated"), 201: jsonContent(anyObject, "Created"), ...errorResponses } }),
     async (c) => {
       const { userId } = c.req.valid("param");
@@ -109,7 +109,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({ ...route("post", "/users/{userId}/metrics/{metric}/adjust", "Adjust a balance (never clamped)"),
       description: "409 insufficient_balance if a debit would cross the minimum, 409 above_max if a credit would cross the maximum.",
-      request: { params: metricParams, body: jsonBody(adjustSchema) },
+      request: { params: metricParams, body: jsonRequestBody(adjustSchema) },
       responses: { 201: jsonContent(anyObject, "The new balance"), ...errorResponses } }),
     async (c) => {
       const { userId, metric } = c.req.valid("param");
@@ -137,7 +137,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
 
   app.openapi(
     createRoute({ ...route("post", "/users/{userId}/products", "Grant a product"),
-      request: { params: userIdParams, body: jsonBody(grantSchema) }, responses: { 201: jsonContent(anyObject, "Held now"), ...errorResponses } }),
+      request: { params: userIdParams, body: jsonRequestBody(grantSchema) }, responses: { 201: jsonContent(anyObject, "Held now"), ...errorResponses } }),
     async (c) => {
       const { product, quantity } = c.req.valid("json");
       const applied = await runAdminOp(c, c.req.valid("param").userId, { op: "grant", product, quantity });
