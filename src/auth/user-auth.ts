@@ -61,5 +61,6 @@ export const userAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   const verified = await verifyUserToken(c.var.db, c.var.space, c.var.config, token);
   c.set("userId", verified.userId);
+  c.set("tokenIssuedAt", verified.issuedAt);
   return next();
 };

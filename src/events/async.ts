@@ -62,7 +62,7 @@ export const ingestHandler: MessageHandler = async (message, env) => {
     log(env, "error", "queue.ingest_poison", { key: message.key, issues: parsed.error.issues.length });
     return "ack";
   }
-  const results = await applyUserEvents(env, configOf(env), parsed.data.events, { dryRun: false, explain: false });
+  const results = await applyUserEvents(env, configOf(env), parsed.data.events, { dryRun: false, explain: false, async: true });
   // Evaluation errors left nothing stored: retry the message (applied events answer duplicate).
   return results.some((r) => r.kind === "error") ? { retryAfterSeconds: 30 } : "ack";
 };

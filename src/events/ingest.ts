@@ -70,10 +70,11 @@ async function hash16(text: string): Promise<string> {
 export interface IngestOptions {
   dryRun: boolean;
   explain: boolean;
+  async?: boolean;
 }
 
 /** An event checked, normalised and fingerprinted, ready for its user's object. */
-export type PreparedEvent = Omit<IngestRequest, "dryRun" | "explain" | "definitionsTtlMs">;
+export type PreparedEvent = Omit<IngestRequest, "dryRun" | "explain" | "definitionsTtlMs" | "async">;
 
 export type IngestAnswer =
   | { status: 201 | 200; body: { eventId: string; userId: string; duplicate: boolean; outcome: unknown } }

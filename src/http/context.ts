@@ -20,5 +20,7 @@ export type AppEnv = {
     principal: AdminPrincipal;
     /** The end user of a User API request: the verified token's subject. */
     userId: string;
+    /** The user token's `iat` (seconds), checked against an erasure's tokensNotBefore. */
+    tokenIssuedAt: number | undefined;
   };
 };

@@ -33,6 +33,8 @@ export interface IngestRequest {
   dryRun: boolean;
   explain: boolean;
   definitionsTtlMs: number;
+  /** From the ingest queue: dropped if it occurred before the user's erasure (SPEC §7). */
+  async?: boolean;
 }
 
 export interface AdminRequest {
@@ -53,6 +55,7 @@ export type IngestResult =
   | { kind: "applied"; outcome: Outcome }
   | { kind: "duplicate"; outcome: Outcome | null }
   | { kind: "id_reused" }
+  | { kind: "dropped" }
   | { kind: "error"; message: string };
 
 /** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
@@ -101,6 +104,10 @@ export class UserState extends DurableObject<Env> {
   }
 
   private async ingestLocked(request: IngestRequest): Promise<IngestResult> {
+    const erasedAt = this.storage.meta("tokensNotBefore");
+    if (request.async && erasedAt && Date.parse(request.event.occurredAt) < Number(erasedAt)) {
+      return { kind: "dropped" }; // queued before an erasure: it belongs to the erased user
+    }
     const seen = this.storage.seenEvent(request.idHash);
     if (seen) {
       if (seen.bodyHash !== request.bodyHash) return { kind: "id_reused" };
@@ -195,12 +202,23 @@ export class UserState extends DurableObject<Env> {
   /** Erasure (SPEC §7): every row and the alarm; the object starts empty again. */
   async erase(): Promise<void> {
     await this.lock.run(async () => {
+      const generation = Number(this.storage.meta("generation") ?? "0");
       await this.ctx.storage.deleteAll();
       this.cached = undefined;
       this.identityRecorded = false;
       // deleteAll drops the tables but the constructor does not run again.
       this.storage.migrate((fn) => this.ctx.storage.transactionSync(fn));
+      // The tombstone (SPEC §7): tokens issued and async events that occurred before the
+      // erasure are refused from now on.
+      this.storage.setMeta("generation", String(generation + 1));
+      this.storage.setMeta("tokensNotBefore", String(Date.now()));
     });
+  }
+
+  /** What a read needs: the state (null for a user never seen) and the erasure tombstone. */
+  async snapshot(): Promise<{ state: UserStateDocument | null; tokensNotBefore: number | null }> {
+    const tokensNotBefore = this.storage.meta("tokensNotBefore");
+    return { state: this.cached ?? this.storage.loadState() ?? null, tokensNotBefore: tokensNotBefore ? Number(tokensNotBefore) : null };
   }
 
   /** Hands pending outbox rows to the deliveries queue; whatever fails waits for the alarm. */

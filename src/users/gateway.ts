@@ -18,12 +18,13 @@ export function userStub(c: Context<AppEnv>, userId: string) {
 export async function readUser(
   c: Context<AppEnv>,
   userId: string,
-): Promise<{ state: UserState; seen: boolean; programme: Programme }> {
-  const [stored, programme] = await Promise.all([
-    userStub(c, userId).getState() as Promise<unknown> as Promise<UserState | null>,
+): Promise<{ state: UserState; seen: boolean; programme: Programme; tokensNotBefore: number | null }> {
+  const [snapshot, programme] = await Promise.all([
+    userStub(c, userId).snapshot() as Promise<unknown> as Promise<{ state: UserState | null; tokensNotBefore: number | null }>,
     programmeFor(c.env, c.var.space.id, c.var.config.definitionsTtlMs),
   ]);
-  return { state: stored ?? emptyUserState(userId), seen: stored !== null, programme };
+  const stored = snapshot.state;
+  return { state: stored ?? emptyUserState(userId), seen: stored !== null, programme, tokensNotBefore: snapshot.tokensNotBefore };
 }
 
 const REFUSALS: Record<string, ErrorCode> = {

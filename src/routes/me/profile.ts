@@ -21,7 +21,14 @@ const get = <P extends string>(path: P, summary: string) => ({ method: "get" as 
 
 async function mine(c: Context<AppEnv>) {
   c.header("Cache-Control", "private, no-store");
-  return readUser(c, c.var.userId);
+  const read = await readUser(c, c.var.userId);
+  // After an erasure, tokens issued before it stop working (SPEC §3.3, §7). `iat` has
+  // second granularity, so a token from the erasure's own second is refused too (safe side).
+  const issuedAt = c.var.tokenIssuedAt;
+  if (read.tokensNotBefore !== null && (issuedAt === undefined || issuedAt <= Math.floor(read.tokensNotBefore / 1000))) {
+    throw new ApiError("token_revoked", "this token was issued before the user's data was erased", [], { "WWW-Authenticate": "Bearer" });
+  }
+  return read;
 }
 
 function one<T extends Record<string, unknown>>(items: T[], key: keyof T, id: string, what: string): T {
