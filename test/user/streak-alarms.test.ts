@@ -89,6 +89,15 @@ async function streakSpace(options: { freezes?: { initial: number; max: number }
 }
 
 /** A user of the space living in Asia/Kolkata. */
+/** The common start of a test: the clock at local day `day`, `hour`, a streak space and a Kolkata user. */
+async function kolkataStreakAt(day: number, hour: number, options?: Parameters<typeof streakSpace>[0]) {
+  const cal = calendar();
+  vi.setSystemTime(cal.at(day, hour));
+  const admin = await streakSpace(options);
+  const userId = await kolkataUser(admin);
+  return { cal, admin, userId };
+}
+
 async function kolkataUser(admin: Admin): Promise<string> {
   const userId = uniqueUser("sk");
   const put = await admin.putUser(userId, { timezone: ZONE });
@@ -155,10 +164,7 @@ describe("the test clock is the object's clock", () => {
 
 describe("scheduling: a live streak's alarm is the end of the period after keptThrough, plus grace, in the user's zone", () => {
   it("a check-in at 02:00 local (20:30 UTC the day before) sets the alarm at the end of the next local day + 60 min", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 2));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 2);
     await expectNoAlarm(admin, userId);
 
     const outcome = await visit(admin, userId, cal.at(0, 2));
@@ -188,10 +194,7 @@ describe("scheduling: a live streak's alarm is the end of the period after keptT
   });
 
   it("a second check-in the same day keeps the due time; the next day's check-in moves it one day later", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 9));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 9);
     await visit(admin, userId, cal.at(0, 9));
     const first = await expectStreakAlarm(admin, userId, cal.endOf(1) + GRACE);
 
@@ -210,10 +213,7 @@ describe("scheduling: a live streak's alarm is the end of the period after keptT
   });
 
   it("a weekly streak's alarm is the end of the next local week (Monday 00:00) + grace", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace({ period: "week" });
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12, { period: "week" });
     await visit(admin, userId, cal.at(0, 12));
     // ISO weekday of local day 0 (1 = Monday): the week after this one ends on the Monday 14 days after this week's.
     const weekday = ((new Date(`${cal.day(0)}T12:00:00Z`).getUTCDay() + 6) % 7) + 1;
@@ -324,10 +324,7 @@ describe("DST: the alarm settles a 23- or 25-hour day at its own end + grace", (
 
 describe("the alarm consumes freezes and breaks streaks at the right instants", () => {
   it("freeze at the first due instant, break at the next; early alarms change nothing; a broken streak has no alarm", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 8));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 8);
     const stub = admin.stub(userId);
     await visit(admin, userId, cal.at(0, 8));
     vi.setSystemTime(cal.at(1, 20));
@@ -431,10 +428,7 @@ describe("the alarm consumes freezes and breaks streaks at the right instants", 
   });
 
   it("after a freeze, the next day's check-in extends the streak (active); frozen days do not add to current", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     await visit(admin, userId, cal.at(0, 12));
     const due = await expectStreakAlarm(admin, userId, cal.endOf(1) + GRACE);
     vi.setSystemTime(due);
@@ -462,10 +456,7 @@ describe("the alarm consumes freezes and breaks streaks at the right instants", 
   });
 
   it("a visit inside the grace window still counts for the day that just ended and moves the alarm", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     await visit(admin, userId, cal.at(0, 12));
     await expectStreakAlarm(admin, userId, cal.endOf(1) + GRACE);
     // 00:40 on day 2, reported as 23:50 on day 1: inside the grace window.
@@ -480,10 +471,7 @@ describe("the alarm consumes freezes and breaks streaks at the right instants", 
   });
 
   it("two freezes cover two missed days (one alarm each) and the third missed day breaks the streak", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     const stub = admin.stub(userId);
     await visit(admin, userId, cal.at(0, 12));
     // A second freeze from the `gift` campaign (max 2); a third is over the cap.
@@ -533,10 +521,7 @@ describe("the alarm consumes freezes and breaks streaks at the right instants", 
   });
 
   it("an alarm that runs late settles every missed period at once: the freeze, then the break", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     await visit(admin, userId, cal.at(0, 12));
     await expectStreakAlarm(admin, userId, cal.endOf(1) + GRACE);
     // The object was not woken for five days.
@@ -615,10 +600,7 @@ describe("admin restore (POST /users/{userId}/streaks/{id}/restore)", () => {
     admin.at("POST", `/users/${encodeURIComponent(userId)}/streaks/${streak}/restore`);
 
   it("brings a streak broken by the alarm back to its length at the break, kept through the previous period", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace({ freezes: { initial: 0, max: 2 } });
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12, { freezes: { initial: 0, max: 2 } });
     for (const n of [0, 1, 2]) {
       vi.setSystemTime(cal.at(n, 12));
       await visit(admin, userId, cal.at(n, 12));
@@ -653,10 +635,7 @@ describe("admin restore (POST /users/{userId}/streaks/{id}/restore)", () => {
   });
 
   it("a streak broken only as of now (never settled by an alarm) is settled first, then restored", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace({ freezes: { initial: 0, max: 2 } });
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12, { freezes: { initial: 0, max: 2 } });
     await visit(admin, userId, cal.at(0, 12));
     vi.setSystemTime(cal.at(1, 12));
     await visit(admin, userId, cal.at(1, 12));
@@ -671,10 +650,7 @@ describe("admin restore (POST /users/{userId}/streaks/{id}/restore)", () => {
   });
 
   it("refusals: a live streak 409, a never-started streak 409, an unknown streak 404; none creates a user", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     await visit(admin, userId, cal.at(0, 12));
     const alarm = await alarmOf(admin, userId);
 
@@ -694,10 +670,7 @@ describe("admin restore (POST /users/{userId}/streaks/{id}/restore)", () => {
 
 describe("erasure", () => {
   it("DELETE /users/{userId} clears the alarm and the timers; the erased user's streak reads as none", async () => {
-    const cal = calendar();
-    vi.setSystemTime(cal.at(0, 12));
-    const admin = await streakSpace();
-    const userId = await kolkataUser(admin);
+    const { cal, admin, userId } = await kolkataStreakAt(0, 12);
     await visit(admin, userId, cal.at(0, 12));
     await expectStreakAlarm(admin, userId, cal.endOf(1) + GRACE);
 
