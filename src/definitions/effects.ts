@@ -105,15 +105,12 @@ const metricSet = z
 
 // products, streaks, segments -------------------------------------------------------
 
-const productGrant = z
-  .strictObject({ type: z.literal("product.grant"), product: definitionIdSchema, quantity: quantitySchema })
-  .openapi("ProductGrantEffect");
-const productRevoke = z
-  .strictObject({ type: z.literal("product.revoke"), product: definitionIdSchema, quantity: quantitySchema })
-  .openapi("ProductRevokeEffect");
-const productRedeem = z
-  .strictObject({ type: z.literal("product.redeem"), product: definitionIdSchema, quantity: quantitySchema })
-  .openapi("ProductRedeemEffect");
+/** The three product effects share one shape: `{ type, product, quantity }`. */
+const productEffect = <T extends string>(type: T, component: string) =>
+  z.strictObject({ type: z.literal(type), product: definitionIdSchema, quantity: quantitySchema }).openapi(component);
+const productGrant = productEffect("product.grant", "ProductGrantEffect");
+const productRevoke = productEffect("product.revoke", "ProductRevokeEffect");
+const productRedeem = productEffect("product.redeem", "ProductRedeemEffect");
 
 const streakCheckin = z
   .strictObject({ type: z.literal("streak.checkin"), streak: definitionIdSchema })
