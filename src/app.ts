@@ -9,6 +9,7 @@ import { log } from "./http/log";
 import { requestContext } from "./http/request-context";
 import { newId } from "./lib/ids";
 import { registerApiKeyRoutes } from "./routes/admin/api-keys";
+import { registerAudienceRoutes } from "./routes/admin/audiences";
 import { registerDefinitionRoutes } from "./routes/admin/definitions";
 import { registerEventRoutes } from "./routes/admin/events";
 import { registerUserRoutes } from "./routes/admin/users";
@@ -44,6 +45,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerProgrammeRoutes(admin);
   registerEventRoutes(admin);
   registerUserRoutes(admin);
+  registerAudienceRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();

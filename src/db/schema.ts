@@ -138,3 +138,78 @@ export type SpaceRow = typeof spaces.$inferSelect;
 export type DefinitionRow = typeof definitions.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
+
+/**
+ * The user directory (SPEC §5.8): one row per user who has state, written by the index
+ * queue's consumer from messages the users' Durable Objects send after they commit, so
+ * it is eventually consistent and no event waits for it. `generation` and `revision`
+ * order the updates of one user: a row only moves forward, so a late or repeated message
+ * cannot undo a newer one, and a message from before an erasure (older generation)
+ * cannot resurrect the user. An erased user keeps a tombstone row (id and generation
+ * only, `erased_at` set) for that comparison; listings skip it.
+ */
+export const userDirectory = sqliteTable(
+  "user_directory",
+  {
+    spaceId: text("space_id").notNull(),
+    userId: text("user_id").notNull(),
+    generation: integer("generation").notNull(),
+    revision: integer("revision").notNull(),
+    /** ISO instants as the user's object reports them; null on a tombstone. */
+    createdAt: text("created_at"),
+    lastSeenAt: text("last_seen_at"),
+    /** JSON array of every segment the user belongs to (static and dynamic). */
+    segments: text("segments", { mode: "json" }).$type<string[]>().notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    erasedAt: integer("erased_at"),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] })],
+);
+
+/** Segment → members, kept in step with user_directory.segments by the same consumer. */
+export const segmentMembers = sqliteTable(
+  "segment_members",
+  {
+    spaceId: text("space_id").notNull(),
+    segmentId: text("segment_id").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.spaceId, t.segmentId, t.userId] }),
+    // Replacing one user's memberships, and erasure.
+    index("segment_members_user_idx").on(t.spaceId, t.userId),
+  ],
+);
+
+/**
+ * Background recomputes (SPEC §5.8): a job walks the space's directory in pages through
+ * the jobs queue. `cursor` is the last user id of the last page done; advancing it is the
+ * compare-and-set that keeps a redelivered page from being counted twice.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    spaceId: text("space_id").notNull(),
+    type: text("type").notNull(),
+    /** What started it, e.g. `{ "kind": "segments", "id": "high-rollers" }`. */
+    reason: text("reason", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** false: the recompute sends no webhooks or pushes (a backfill). */
+    notify: integer("notify", { mode: "boolean" }).notNull(),
+    status: text("status").notNull(),
+    total: integer("total").notNull(),
+    processed: integer("processed").notNull().default(0),
+    changed: integer("changed").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    /** The first few failures: `[{ userId, message }]` (userId null: the job itself). */
+    errors: text("errors", { mode: "json" }).$type<Array<{ userId: string | null; message: string }>>().notNull().default(sql`'[]'`),
+    cursor: text("cursor"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("jobs_space_idx").on(t.spaceId, t.createdAt)],
+);
+
+export type UserDirectoryRow = typeof userDirectory.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;

@@ -3,6 +3,7 @@ import { seal } from "../crypto/sealed";
 import { assertIfMatch } from "../http/etag";
 import type { DefinitionRow } from "../db/schema";
 import { sameJson } from "./kinds/common";
+import { needsRecompute } from "../jobs/recompute";
 import { kindSpecs } from "./registry";
 import { newWebhookSecret, planUpsert, webhookSecretContext, type DefinitionDeps } from "./service";
 import {
@@ -32,6 +33,8 @@ export interface ProgrammeDiff {
   updated: string[];
   unchanged: string[];
   archived: string[];
+  /** Created or updated definitions that need every user recomputed (SPEC §5.8). */
+  recompute: string[];
 }
 
 /** Problem codes of a failed document, most fundamental first: the answer carries that one. */
@@ -120,7 +123,7 @@ export async function applyProgramme(
 
     const problems: Array<{ code: ErrorCode; errors: FieldError[] }> = [];
     const writes: DefinitionWrite[] = [];
-    const diff: ProgrammeDiff = { created: [], updated: [], unchanged: [], archived: [] };
+    const diff: ProgrammeDiff = { created: [], updated: [], unchanged: [], archived: [], recompute: [] };
     const secrets: Record<string, string> = {};
     for (const item of items) {
       const key = infoKey(item.kind, item.id);
@@ -155,6 +158,7 @@ export async function applyProgramme(
         }
         writes.push(upsert);
         (current ? diff.updated : diff.created).push(key);
+        if (needsRecompute(item.kind, current?.body, upsert.body)) diff.recompute.push(key);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         problems.push({ code: error.code, errors: error.errors.length ? error.errors : [{ path: at.replace(/\.$/, ""), message: error.detail }] });

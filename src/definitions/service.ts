@@ -23,6 +23,7 @@ import {
 } from "./store";
 import { DEFINITION_ID_PATTERN, type DefinitionInfo, type DefinitionKind, type StoredDefinition } from "./types";
 import { ValidationContext } from "./validation-context";
+import { needsRecompute } from "../jobs/recompute";
 
 // The write paths of every definition kind: create, create-or-replace, merge patch,
 // delete. Each validates the whole definition against one snapshot of the space, then
@@ -31,7 +32,7 @@ import { ValidationContext } from "./validation-context";
 
 const MAX_DYNAMIC_SEGMENTS = 100;
 /** Read-only fields a client may echo back from a GET; they are ignored on write. */
-const SERVER_FIELDS = ["version", "createdAt", "updatedAt", "archivedAt"];
+const SERVER_FIELDS = ["version", "createdAt", "updatedAt", "archivedAt", "memberCount"];
 
 export interface DefinitionDeps {
   db: Db;
@@ -44,6 +45,8 @@ export interface WriteResult {
   created: boolean;
   /** The webhook signing secret, on create only (SPEC §8.1). */
   secret?: string;
+  /** Whether users must be recomputed in the background (SPEC §5.8); false for a no-op. */
+  recompute: boolean;
 }
 
 export function storedOf(row: DefinitionRow): StoredDefinition {
@@ -203,7 +206,7 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
 
     const input = request.mode === "patch" ? (mergePatch(current!.body, split.body) as Record<string, unknown>) : split.body;
     const upsert = await planUpsert(deps, specs, snapshot, kind, id, input, current);
-    if (current && sameJson(current.body, upsert.body)) return { row: current, created: false }; // no-op: version stays
+    if (current && sameJson(current.body, upsert.body)) return { row: current, created: false, recompute: false }; // no-op: version stays
 
     // Archiving through the status is archiving: the same in-use rule as DELETE.
     if (upsert.archives) await assertNotInUse(deps, kind, id);
@@ -214,7 +217,7 @@ export async function writeDefinition(deps: DefinitionDeps, kind: DefinitionKind
     }
     if (await commitDefinitionWrites(deps.db, deps.space.id, snapshot.definitionsVersion, [upsert])) {
       const row = await findDefinition(deps.db, deps.space.id, kind, id);
-      return { row: row!, created: !current, ...(secret ? { secret } : {}) };
+      return { row: row!, created: !current, recompute: needsRecompute(kind, current?.body, upsert.body), ...(secret ? { secret } : {}) };
     }
   }
   throw new ApiError("conflict", "the space's definitions changed concurrently; retry");

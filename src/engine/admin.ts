@@ -13,6 +13,8 @@ export type AdminOp =
   | { op: "grant"; product: string; quantity: number }
   | { op: "revoke"; product: string; quantity: number | null }
   | { op: "restoreStreak"; streak: string }
+  /** Static segment membership (SPEC §5.5): PUT adds, DELETE removes; both idempotent. */
+  | { op: "segment"; segment: string; member: boolean }
   | {
       op: "profile";
       /** Replaces the attributes (PUT), or is merged into them as a JSON merge patch (PATCH). */
@@ -32,7 +34,11 @@ export type AdminRefusal = {
 const MAX_ATTRIBUTES = 50;
 const MAX_ATTRIBUTES_BYTES = 8192;
 
-export type AdminApplied = { refused?: undefined; result: Record<string, unknown> };
+/**
+ * `unchanged`: the operation found nothing to do, so the object stores nothing (no
+ * activity entry, no last sight, and a user never seen is not created).
+ */
+export type AdminApplied = { refused?: undefined; result: Record<string, unknown>; unchanged?: boolean };
 
 /** A user's zone may change once per 24 h through profile writes (SPEC §5.4). */
 export const TIMEZONE_CHANGE_INTERVAL_MS = 86_400_000;
@@ -79,6 +85,8 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
     }
     case "profile":
       return applyProfile(run, op);
+    case "segment":
+      return applyStaticSegment(run, op.segment, op.member);
     case "restoreStreak": {
       if (!run.programme.streaks.has(op.streak)) return { refused: "not_found", detail: `no streak '${op.streak}'`, path: "path.id" };
       settleAllStreaks(run);
@@ -122,4 +130,18 @@ function applyProfile(run: Run, op: Extract<AdminOp, { op: "profile" }>): AdminA
     }
   }
   return { result: {} };
+}
+
+function applyStaticSegment(run: Run, segmentId: string, member: boolean): AdminApplied | AdminRefusal {
+  const segment = run.programme.segments.get(segmentId);
+  if (!segment) return { refused: "not_found", detail: `no segment '${segmentId}'`, path: "path.segmentId" };
+  if (segment.type !== "static") {
+    return { refused: "invalid_request", detail: `'${segmentId}' is dynamic: its rule decides membership`, path: "path.segmentId" };
+  }
+  const result = { segment: segmentId, member };
+  if (run.state.staticSegments.includes(segmentId) === member) return { result, unchanged: true };
+  const before = run.inSegment(segmentId);
+  run.state.staticSegments = member ? [...run.state.staticSegments, segmentId].sort() : run.state.staticSegments.filter((s) => s !== segmentId);
+  if (run.inSegment(segmentId) !== before) run.segmentMembershipChanged(segmentId, member, { event: run.root });
+  return { result };
 }

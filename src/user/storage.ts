@@ -1,4 +1,4 @@
-import { emptyUserState, type LedgerEntryDraft, type Outcome, type OutboxMessage, type UserState } from "../engine/types";
+import { emptyUserState, type LedgerEntryDraft, type Outcome, type UserState } from "../engine/types";
 
 // The user's Durable Object storage (SQLite): the state document, the ledger, the seen
 // event ids, the activity log and the outbox. Synchronous SQL only, so a caller can wrap
@@ -27,7 +27,12 @@ export const MIGRATIONS: string[] = [
   // One alarm per object: every timer (streak settlement, outbox retry) is a row here and
   // the alarm is set to the earliest.
   `CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL)`,
+  // The outbox also carries directory updates for the index queue (SPEC §5.8).
+  `ALTER TABLE outbox ADD COLUMN queue TEXT NOT NULL DEFAULT 'deliveries'`,
 ];
+
+/** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
+export type OutboxQueue = "deliveries" | "index";
 
 export const ACTIVITY_RETENTION_MS = 30 * 86_400_000;
 
@@ -191,8 +196,8 @@ export class UserStorage {
     return this.sql.exec<{ due: number | null }>(`SELECT MIN(due_at) AS due FROM timers`).one().due ?? null;
   }
 
-  enqueueOutbox(messages: OutboxMessage[], now: number): void {
-    for (const m of messages) this.sql.exec(`INSERT INTO outbox (message, created_at) VALUES (?, ?)`, JSON.stringify(m), now);
+  enqueueOutbox(messages: unknown[], now: number, queue: OutboxQueue = "deliveries"): void {
+    for (const m of messages) this.sql.exec(`INSERT INTO outbox (message, created_at, queue) VALUES (?, ?, ?)`, JSON.stringify(m), now, queue);
   }
 
   /** The space of this user's object, recorded with its first write (the alarm has no request to ask). */
@@ -200,11 +205,14 @@ export class UserStorage {
     return this.meta("spaceId");
   }
 
-  pendingOutbox(limit = 100): Array<{ id: number; message: OutboxMessage }> {
-    return this.sql
-      .exec<{ id: number; message: string }>(`SELECT id, message FROM outbox ORDER BY id LIMIT ?`, limit)
+  /** The oldest rows first, of one queue or of all. */
+  pendingOutbox(limit = 100, queue?: OutboxQueue): Array<{ id: number; queue: OutboxQueue; message: unknown }> {
+    const rows = queue
+      ? this.sql.exec<{ id: number; queue: OutboxQueue; message: string }>(`SELECT id, queue, message FROM outbox WHERE queue = ? ORDER BY id LIMIT ?`, queue, limit)
+      : this.sql.exec<{ id: number; queue: OutboxQueue; message: string }>(`SELECT id, queue, message FROM outbox ORDER BY id LIMIT ?`, limit);
+    return rows
       .toArray()
-      .map((r) => ({ id: r.id, message: JSON.parse(r.message) as OutboxMessage }));
+      .map((r) => ({ id: r.id, queue: r.queue, message: JSON.parse(r.message) as unknown }));
   }
 
   removeOutbox(ids: number[]): void {

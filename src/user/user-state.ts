@@ -8,7 +8,8 @@ import type { EvaluationResult, Outcome, Programme, UserState as UserStateDocume
 import { log } from "../http/log";
 import { FifoLock } from "./lock";
 import { programmeFor } from "./programme-cache";
-import { UserStorage, type ActivityEntry, type LedgerEntry } from "./storage";
+import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
+import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue } from "./storage";
 
 // One object per (space, user): the single writer of that user's loyalty state (SPEC
 // §1.2). It is thin: it loads state, asks the pure engine, and stores the result — state,
@@ -51,6 +52,18 @@ export type AdminResult =
   | { kind: "refused"; code: string; detail: string; path: string }
   | { kind: "error"; message: string };
 
+export interface RecomputeRequest {
+  spaceId: string;
+  userId: string;
+  /** The job asking: a user is recomputed once per job, however often the page is redelivered. */
+  jobId: string;
+  /** false: no webhooks or pushes for what the recompute changes (a backfill). */
+  notify: boolean;
+  definitionsTtlMs: number;
+}
+
+export type RecomputeResult = { kind: "changed" | "unchanged" | "skipped" } | { kind: "error"; message: string };
+
 export type IngestResult =
   | { kind: "applied"; outcome: Outcome }
   | { kind: "duplicate"; outcome: Outcome | null }
@@ -64,6 +77,8 @@ const OUTBOX_RETRY_MS = 10_000;
 /** Streak timers fire within a minute after their due time (the end of the grace window). */
 const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
+/** Job ids a user's object remembers as done: far more than can run at once. */
+const JOBS_REMEMBERED = 32;
 
 export class UserState extends DurableObject<Env> {
   protected readonly lock = new FifoLock();
@@ -127,14 +142,14 @@ export class UserState extends DurableObject<Env> {
       this.storage.recordSeen(request.idHash, request.bodyHash);
       this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
     });
-    if (result.outbox.length > 0) await this.flushOutbox();
     return { kind: "applied", outcome: result.outcome };
   }
 
   /**
    * Stores one run's result in one transaction: the state, its ledger entries, its outbox
-   * rows, what the caller adds (`extra`: seen id, activity), the streak timer and the
-   * object's identity; then sets the alarm to the earliest timer.
+   * rows (with a directory update when the directory's view of the user changed), what the
+   * caller adds (`extra`: seen id, activity), the streak timer and the object's identity;
+   * then sets the alarm to the earliest timer and hands the outbox to the queues.
    */
   private async commit(
     programme: Programme,
@@ -144,6 +159,7 @@ export class UserState extends DurableObject<Env> {
     extra: () => void,
   ): Promise<void> {
     const at = new Date(now).toISOString();
+    let enqueued = result.outbox.length > 0;
     this.ctx.storage.transactionSync(() => {
       this.storage.saveState(result.state);
       if (!this.identityRecorded) {
@@ -153,6 +169,7 @@ export class UserState extends DurableObject<Env> {
       this.storage.appendLedger(result.ledger, at);
       extra();
       this.storage.enqueueOutbox(result.outbox, now);
+      if (this.enqueueDirectoryUpdate(identity, result.state, now)) enqueued = true;
       // Streak settlement once the grace window has passed (never earlier: the period could
       // not be settled yet), plus up to a minute of jitter so users do not all wake at once.
       const due = nextStreakTimer(programme, result.state, now);
@@ -163,6 +180,29 @@ export class UserState extends DurableObject<Env> {
     this.cached = result.state;
     this.identityRecorded = true;
     await this.syncAlarm();
+    if (enqueued) await this.flushOutbox();
+  }
+
+  /**
+   * Queues a directory update (SPEC §5.8) when what the directory shows of the user
+   * changed; inside the commit's transaction, so an update is never lost or sent for a
+   * state that was not stored. Returns whether one was queued.
+   */
+  private enqueueDirectoryUpdate(identity: { spaceId: string; userId: string }, state: UserStateDocument, now: number): boolean {
+    const entry = directoryEntryOf(state);
+    const sent = this.storage.meta("directory");
+    if (!directoryChanged(sent ? (JSON.parse(sent) as DirectoryEntry) : undefined, entry)) return false;
+    const revision = Number(this.storage.meta("directoryRevision") ?? "0") + 1;
+    const update: DirectoryUpdate = { ...identity, generation: this.generation(), revision, ...entry };
+    this.storage.setMeta("directoryRevision", String(revision));
+    this.storage.setMeta("directory", JSON.stringify(entry));
+    this.storage.enqueueOutbox([update], now, "index");
+    return true;
+  }
+
+  /** 0 until the first erasure; each erasure adds one (SPEC §7). */
+  private generation(): number {
+    return Number(this.storage.meta("generation") ?? "0");
   }
 
   /** One alarm per object: set to the earliest timer, or cleared. */
@@ -186,10 +226,10 @@ export class UserState extends DurableObject<Env> {
         const applied = applyAdminOp(run, request.op);
         if (applied.refused) return { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
         const result = finishRun(run);
+        if (applied.unchanged) return { kind: "applied", result: applied.result, outcome: result.outcome };
         await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
         });
-        if (result.outbox.length > 0) await this.flushOutbox();
         return { kind: "applied", result: applied.result, outcome: result.outcome };
       } catch (error) {
         this.cached = undefined;
@@ -199,10 +239,13 @@ export class UserState extends DurableObject<Env> {
     });
   }
 
-  /** Erasure (SPEC §7): every row and the alarm; the object starts empty again. */
-  async erase(): Promise<void> {
-    await this.lock.run(async () => {
-      const generation = Number(this.storage.meta("generation") ?? "0");
+  /**
+   * Erasure (SPEC §7): every row and the alarm; the object starts empty again. Answers the
+   * new generation, which the caller writes to the directory's tombstone.
+   */
+  async erase(): Promise<number> {
+    return this.lock.run(async () => {
+      const generation = this.generation();
       await this.ctx.storage.deleteAll();
       this.cached = undefined;
       this.identityRecorded = false;
@@ -212,6 +255,43 @@ export class UserState extends DurableObject<Env> {
       // erasure are refused from now on.
       this.storage.setMeta("generation", String(generation + 1));
       this.storage.setMeta("tokensNotBefore", String(Date.now()));
+      return generation + 1;
+    });
+  }
+
+  /**
+   * A background job's visit (SPEC §5.8): re-levels every ladder and re-evaluates every
+   * dynamic segment against the current definitions, emitting the derived events a live
+   * change would, as a system run (no last sight). Once per job: the job ids done are
+   * remembered, so a redelivered page does not process the user twice.
+   */
+  async recompute(request: RecomputeRequest): Promise<RecomputeResult> {
+    return this.lock.run(async () => {
+      // [job id, what it did]: a repeated visit answers the same, so the job counts alike.
+      const done = JSON.parse(this.storage.meta("jobsDone") ?? "[]") as Array<[string, "changed" | "unchanged"]>;
+      const before = done.find(([jobId]) => jobId === request.jobId);
+      if (before) return { kind: before[1] };
+      const state = this.cached ?? this.storage.loadState();
+      if (!state) return { kind: "skipped" }; // never seen, or erased since the page was read
+      try {
+        const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
+        const now = Date.now();
+        const at = new Date(now).toISOString();
+        const root = { id: request.jobId, type: "job.recompute", occurredAt: at, data: {}, silent: !request.notify };
+        const run = startRun(programme, state, root, { now, system: true });
+        for (const segmentId of programme.segments.keys()) run.recomputeSegment(segmentId, { event: run.root });
+        const result = finishRun(run);
+        const changed = result.derived.length > 0;
+        await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
+          if (changed) this.storage.recordActivity(request.jobId, root.type, at, now, result.outcome);
+          this.storage.setMeta("jobsDone", JSON.stringify([...done, [request.jobId, changed ? "changed" : "unchanged"]].slice(-JOBS_REMEMBERED)));
+        });
+        return { kind: changed ? "changed" : "unchanged" };
+      } catch (error) {
+        this.cached = undefined;
+        log(this.env, "error", "user.recompute_failed", { userId: request.userId, jobId: request.jobId, error: String(error) });
+        return { kind: "error", message: "the recompute failed; nothing was stored" };
+      }
     });
   }
 
@@ -221,35 +301,52 @@ export class UserState extends DurableObject<Env> {
     return { state: this.cached ?? this.storage.loadState() ?? null, tokensNotBefore: tokensNotBefore ? Number(tokensNotBefore) : null };
   }
 
-  /** Hands pending outbox rows to the deliveries queue; whatever fails waits for the alarm. */
+  /**
+   * Hands pending outbox rows to their queues (webhooks and pushes to deliveries, directory
+   * updates to index), each queue on its own so one being down does not hold up the other;
+   * whatever fails waits for the alarm.
+   */
   private async flushOutbox(): Promise<void> {
-    const pending = this.storage.pendingOutbox();
-    if (pending.length === 0) return;
+    if (this.storage.pendingOutbox(1).length === 0) return;
     const spaceId = this.storage.spaceId();
-    const messages = pending.map(({ id, message }) => {
-      const body = { v: 1, type: "delivery", key: `${this.ctx.id.toString()}:${id}`, body: { spaceId, message } };
+    let failed = false;
+    for (const queue of ["deliveries", "index"] as const) {
+      try {
+        // Pages of ≤ 100 rows (a Queue batch's count limit) until the queue's rows are gone.
+        for (let rows = this.storage.pendingOutbox(100, queue); rows.length > 0; rows = this.storage.pendingOutbox(100, queue)) {
+          await this.sendOutboxRows(queue, rows, spaceId);
+        }
+      } catch (error) {
+        failed = true;
+        log(this.env, "warn", "user.outbox_send_failed", { queue, error: String(error) });
+      }
+    }
+    this.storage.setTimer("outbox", failed ? Date.now() + OUTBOX_RETRY_MS : null);
+    await this.syncAlarm();
+  }
+
+  private async sendOutboxRows(queue: OutboxQueue, rows: Array<{ id: number; message: unknown }>, spaceId: string | undefined): Promise<void> {
+    const target = queue === "index" ? this.env.INDEX : this.env.DELIVERIES;
+    const messages = rows.map(({ id, message }) => {
+      const key = `${this.ctx.id.toString()}:${id}`;
+      const body =
+        queue === "index"
+          ? { v: 1, type: "directory", key, body: message }
+          : { v: 1, type: "delivery", key, body: { spaceId, message } };
       // Estimated at 2 bytes a character (the queue's serialisation of non-Latin-1 text).
       return { id, body, bytes: 2 * JSON.stringify(body).length };
     });
-    try {
-      // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
-      // oversized batch would fail on every retry and block the outbox for good.
-      for (let start = 0; start < messages.length; ) {
-        let end = start + 1;
-        let bytes = messages[start]!.bytes;
-        while (end < messages.length && bytes + messages[end]!.bytes <= OUTBOX_BATCH_BYTES) bytes += messages[end++]!.bytes;
-        const batch = messages.slice(start, end);
-        await this.env.DELIVERIES.sendBatch(batch.map(({ body }) => ({ body })));
-        this.storage.removeOutbox(batch.map((m) => m.id));
-        start = end;
-      }
-    } catch (error) {
-      log(this.env, "warn", "user.outbox_send_failed", { error: String(error), pending: pending.length });
-      this.storage.setTimer("outbox", Date.now() + OUTBOX_RETRY_MS);
-      await this.syncAlarm();
-      return;
+    // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
+    // oversized batch would fail on every retry and block the outbox for good.
+    for (let start = 0; start < messages.length; ) {
+      let end = start + 1;
+      let bytes = messages[start]!.bytes;
+      while (end < messages.length && bytes + messages[end]!.bytes <= OUTBOX_BATCH_BYTES) bytes += messages[end++]!.bytes;
+      const batch = messages.slice(start, end);
+      await target.sendBatch(batch.map(({ body }) => ({ body })));
+      this.storage.removeOutbox(batch.map((m) => m.id));
+      start = end;
     }
-    this.storage.setTimer("outbox", null);
   }
 
   /** Re-sends what the outbox kept, and settles streaks whose period ended (SPEC §4.5). */
@@ -284,7 +381,6 @@ export class UserState extends DurableObject<Env> {
     await this.commit(programme, result, now, { spaceId, userId: state.userId }, () => {
       if (result.derived.length > 0) this.storage.recordActivity(rootId, "timer.streaks", at, now, result.outcome);
     });
-    if (result.outbox.length > 0) await this.flushOutbox();
   }
 
   /** The user's state, or null for a user never seen (reads never create a user). */

@@ -137,17 +137,23 @@ describe("queue consumer", () => {
     expect(result.retryBatch.retry).toBe(false);
   });
 
-  it("a handler that throws gets its message retried (and the failure logged)", async () => {
+  it.each([
+    [1, 5],
+    [2, 10],
+    [3, 20],
+    [5, 80],
+    [8, 640],
+    [9, 900],
+    [20, 900],
+  ])("a handler that throws on attempt %i is retried after %i s (exponential backoff, capped) and logged", async (attempts, delay) => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const type = register(async () => {
       throw new Error("downstream unavailable");
     });
-    const result = await deliver("loyalty-jobs", [{ id: "m-throws", body: envelope(type) }]);
+    const result = await deliver("loyalty-jobs", [{ id: "m-throws", body: envelope(type), attempts }]);
     expect(result.outcome).toBe("ok");
     expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages).toHaveLength(1);
-    expect(result.retryMessages[0]!.msgId).toBe("m-throws");
-    expect(result.retryMessages[0]!.delaySeconds ?? 0).toBe(0);
+    expect(result.retryMessages).toEqual([{ msgId: "m-throws", delaySeconds: delay }]);
     expect(errors.mock.calls.flat().join("\n")).toContain("queue.handler_failed");
   });
 

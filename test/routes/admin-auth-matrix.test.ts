@@ -99,6 +99,12 @@ async function victimKey(slug: string): Promise<string> {
 // | DELETE | /users/{userId}/products/{product}     | users:write | 200     | (granted first)              |
 // | GET    | /users/{userId}/activity               | read        | 200     | (user created first)         |
 // | POST   | /users/{userId}/streaks/{id}/restore   | users:write | 200     | (none; a broken streak first)|
+// | PUT    | /users/{userId}/segments/{segmentId}   | users:write | 200     | (none; a static segment)     |
+// | DELETE | /users/{userId}/segments/{segmentId}   | users:write | 204     | (a member first)             |
+// | GET    | /users                                 | read        | 200     |                              |
+// | GET    | /segments/{id}/users                   | read        | 200     |                              |
+// | GET    | /jobs                                  | read        | 200     |                              |
+// | GET    | /jobs/{id}                             | read        | 200     | (a dynamic segment's job)    |
 // ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
 // The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
 const ROUTES: RouteCase[] = [
@@ -182,6 +188,7 @@ const ROUTES: RouteCase[] = [
   },
   ...definitionRoutes(),
   ...userRoutes(),
+  ...audienceRoutes(),
 ];
 
 /** Reads a definition for snapshots: its status and body (or just the status). */
@@ -267,6 +274,8 @@ const USER_ITEM = "matrix-item";
 /** A daily streak without freezes, checked in by `matrix_visit` events. */
 const USER_STREAK = "matrix-streak";
 const STREAK_EVENT = "matrix_visit";
+/** A static segment the membership rows add users to and remove them from. */
+const USER_SEGMENT = "matrix-static";
 
 /** A user id no other prepare uses, so rows and tests never share a user. */
 const freshUser = () => uniqueSlug("mu");
@@ -424,6 +433,62 @@ function userRoutes(): RouteCase[] {
       },
       snapshot: userSnapshot,
     },
+    {
+      method: "PUT",
+      template: "/users/{userId}/segments/{segmentId}",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        const user = await existingUser(f);
+        return { path: `/users/${user}/segments/${USER_SEGMENT}`, user };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "DELETE",
+      template: "/users/{userId}/segments/{segmentId}",
+      needs: "users:write",
+      success: 204,
+      prepare: async (f) => {
+        const user = freshUser();
+        await rootWrite(f, "PUT", `/users/${user}/segments/${USER_SEGMENT}`, undefined, 200);
+        return { path: `/users/${user}/segments/${USER_SEGMENT}`, user };
+      },
+      snapshot: userSnapshot,
+    },
+  ];
+}
+
+/** The directory, segment members and jobs (SPEC §5.5, §5.8): reads of the D1 indexes. */
+function audienceRoutes(): RouteCase[] {
+  return [
+    { method: "GET", template: "/users", needs: "read", success: 200, prepare: async () => ({ path: "/users?limit=5" }) },
+    {
+      method: "GET",
+      template: "/segments/{id}/users",
+      needs: "read",
+      success: 200,
+      prepare: async () => ({ path: `/segments/${USER_SEGMENT}/users?limit=5` }),
+    },
+    { method: "GET", template: "/jobs", needs: "read", success: 200, prepare: async () => ({ path: "/jobs?limit=5" }) },
+    {
+      method: "GET",
+      template: "/jobs/{id}",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => {
+        const id = uniqueSlug("dyn");
+        const res = await call(`${ADMIN}/segments/${id}`, {
+          method: "PUT",
+          space: f.space.slug,
+          body: { name: "Matrix dynamic", type: "dynamic", rule: { path: "user.attributes.tier", op: "eq", value: "z" } },
+        });
+        expect(res.status, await res.clone().text()).toBe(201);
+        const job = res.headers.get("loyalty-job");
+        expect(job).toMatch(/^job_/);
+        return { path: `/jobs/${job}` };
+      },
+    },
   ];
 }
 
@@ -444,6 +509,7 @@ function fixture(): Promise<Fixture> {
     // What the /users rows adjust and grant.
     await createDefinition(space, "metrics", { id: USER_METRIC, name: "Matrix points", kind: "currency" });
     await createDefinition(space, "products", { id: USER_ITEM, name: "Matrix item", type: "item" });
+    await createDefinition(space, "segments", { id: USER_SEGMENT, name: "Matrix static", type: "static" });
     // What the streak restore row breaks and restores.
     await createDefinition(space, "streaks", { id: USER_STREAK, name: "Matrix streak", period: "day" });
     await createDefinition(space, "campaigns", {

@@ -20,8 +20,11 @@ import {
 // every kind, through the real Worker and the real D1. One fixture per kind
 // (test/helpers/definitions-api.ts); every test builds its own spaces.
 
-/** The answer of a definition: the stored body plus id and server fields. */
-function view(id: string, body: Record<string, unknown>, version: number, archived = false): Record<string, unknown> {
+/**
+ * The answer of a definition: the stored body plus id and server fields (segments also
+ * count their members: none in these tests, which have no users).
+ */
+function view(kind: string, id: string, body: Record<string, unknown>, version: number, archived = false): Record<string, unknown> {
   return {
     id,
     ...body,
@@ -29,6 +32,7 @@ function view(id: string, body: Record<string, unknown>, version: number, archiv
     createdAt: expect.stringMatching(ISO_MS),
     updatedAt: expect.stringMatching(ISO_MS),
     archivedAt: archived ? expect.stringMatching(ISO_MS) : null,
+    ...(kind === "segments" ? { memberCount: 0 } : {}),
   };
 }
 
@@ -57,7 +61,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     expect(answer.id).toMatch(new RegExp(`^${fx.prefix}_[0-9a-z]{26}$`));
     expect(res.headers.get("location")).toBe(`${ADMIN}/${kind}/${answer.id}`);
     expect(res.headers.get("etag")).toBe('"1"');
-    expect(withoutSecret(answer)).toEqual(view(answer.id, fx.stored, 1));
+    expect(withoutSecret(answer)).toEqual(view(fx.kind, answer.id, fx.stored, 1));
     expect(answer.createdAt).toBe(answer.updatedAt);
 
     const got = await readDefinition(space, kind, answer.id);
@@ -72,7 +76,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     expect(res.headers.get("location")).toBe(`${ADMIN}/${kind}/main`);
     expect(res.headers.get("etag")).toBe('"1"');
     const answer = await json(res);
-    expect(withoutSecret(answer)).toEqual(view("main", fx.stored, 1));
+    expect(withoutSecret(answer)).toEqual(view(fx.kind, "main", fx.stored, 1));
 
     const version = await programmeVersion(space);
     const again = await api(space, "POST", base, { id: "main", ...fx.replacement });
@@ -96,7 +100,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
       updatedAt: "2000-01-01T00:00:00.000Z",
       archivedAt: null,
     });
-    expect(withoutSecret(echoed)).toEqual(view("echo", fx.stored, 1));
+    expect(withoutSecret(echoed)).toEqual(view(fx.kind, "echo", fx.stored, 1));
     expect(echoed.createdAt).not.toBe("2000-01-01T00:00:00.000Z");
   });
 
@@ -124,14 +128,14 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     expect(created.headers.get("location")).toBe(`${ADMIN}/${kind}/put-me`);
     expect(created.headers.get("etag")).toBe('"1"');
     const first = await json(created);
-    expect(withoutSecret(first)).toEqual(view("put-me", fx.stored, 1));
+    expect(withoutSecret(first)).toEqual(view(fx.kind, "put-me", fx.stored, 1));
 
     const replaced = await api(space, "PUT", `${base}/put-me`, fx.replacement);
     expect(replaced.status, await replaced.clone().text()).toBe(200);
     expect(replaced.headers.get("etag")).toBe('"2"');
     expect(replaced.headers.get("location")).toBeNull();
     const second = await json(replaced);
-    expect(second).toEqual(view("put-me", fx.replaced, 2));
+    expect(second).toEqual(view(fx.kind, "put-me", fx.replaced, 2));
     expect(second.createdAt).toBe(first.createdAt);
 
     const version = await programmeVersion(space);
@@ -177,7 +181,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     await expectProblem(await api(space, "DELETE", `${base}/guarded`, undefined, { "If-Match": '"1"' }), 412, "precondition_failed");
     const after = await readDefinition(space, kind, "guarded");
     expect(after.etag).toBe('"2"');
-    expect(after.body).toEqual(view("guarded", fx.replaced, 2));
+    expect(after.body).toEqual(view(fx.kind, "guarded", fx.replaced, 2));
 
     const patched = await api(space, "PATCH", `${base}/guarded`, { [fx.optional.field]: fx.optional.value }, { "If-Match": '"0", "2"' });
     expect(patched.status, await patched.clone().text()).toBe(200);
@@ -196,7 +200,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
       expect(res.headers.get("etag")).toBe('"2"');
       expect(res.headers.get("location")).toBeNull();
       const answer = await json(res);
-      expect(answer).toEqual(view("p", fx.patched, 2));
+      expect(answer).toEqual(view(fx.kind, "p", fx.patched, 2));
       expect(answer.createdAt).toBe(original.createdAt);
       expect((await readDefinition(space, kind, "p")).body).toEqual(answer);
 
@@ -216,11 +220,11 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     const set = await api(space, "PATCH", `${base}/opt`, { [fx.optional.field]: fx.optional.value });
     expect(set.status, await set.clone().text()).toBe(200);
     const withValue = await json(set);
-    expect(withValue).toEqual(view("opt", { ...fx.stored, [fx.optional.field]: fx.optional.storedValue ?? fx.optional.value }, 2));
+    expect(withValue).toEqual(view(fx.kind, "opt", { ...fx.stored, [fx.optional.field]: fx.optional.storedValue ?? fx.optional.value }, 2));
 
     const cleared = await api(space, "PATCH", `${base}/opt`, { [fx.optional.field]: null }, { "Content-Type": "application/merge-patch+json" });
     expect(cleared.status, await cleared.clone().text()).toBe(200);
-    expect(await json(cleared)).toEqual(view("opt", { ...fx.stored, [fx.optional.field]: fx.optional.default }, 3));
+    expect(await json(cleared)).toEqual(view(fx.kind, "opt", { ...fx.stored, [fx.optional.field]: fx.optional.default }, 3));
 
     const empty = await api(space, "PATCH", `${base}/opt`, {});
     expect(empty.status).toBe(200);
@@ -267,7 +271,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
       const got = await readDefinition(space, kind, "gone");
       expect(got.etag).toBe('"2"');
       const archivedBody = kind === "campaigns" ? { ...fx.stored, status: "archived" } : fx.stored;
-      expect(got.body).toEqual(view("gone", archivedBody, 2, true));
+      expect(got.body).toEqual(view(fx.kind, "gone", archivedBody, 2, true));
       expect(archivedList.data[0]).toEqual(got.body);
 
       const version = await programmeVersion(space);
@@ -326,7 +330,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
       expect(res.status, await res.clone().text()).toBe(200);
       const page = await json(res);
       expect(Object.keys(page).sort()).toEqual(["data", "nextCursor"]);
-      for (const item of page.data) expect(withoutSecret(item)).toEqual(view(item.id, fx.stored, 1));
+      for (const item of page.data) expect(withoutSecret(item)).toEqual(view(fx.kind, item.id, fx.stored, 1));
       pages.push(page.data.map((d: { id: string }) => d.id));
       cursor = page.nextCursor;
       expect(pages.length).toBeLessThanOrEqual(3);
@@ -402,7 +406,7 @@ describe.each(KIND_FIXTURES.map((f) => [f.kind, f] as const))("%s", (kind, fx) =
     const put = await api(b, "PUT", `${base}/shared`, fx.replacement);
     expect(put.status, await put.clone().text()).toBe(201);
     expect(put.headers.get("etag")).toBe('"1"');
-    expect(withoutSecret(await json(put))).toEqual(view("shared", fx.replaced, 1));
+    expect(withoutSecret(await json(put))).toEqual(view(fx.kind, "shared", fx.replaced, 1));
 
     expect((await readDefinition(a, kind, "shared")).body).toEqual(original);
     expect(await programmeVersion(a)).toBe(versionA);
@@ -423,13 +427,13 @@ describe("through SELF.fetch (the pool's service binding) the routes answer alik
     const created = await self("POST", "", { id: "via-self", ...fx.body });
     expect(created.status, await created.clone().text()).toBe(201);
     expect(created.headers.get("location")).toBe(`${ADMIN}/${kind}/via-self`);
-    expect(withoutSecret(await json(created))).toEqual(view("via-self", fx.stored, 1));
+    expect(withoutSecret(await json(created))).toEqual(view(fx.kind, "via-self", fx.stored, 1));
     const got = await self("GET", "/via-self");
     expect(got.headers.get("etag")).toBe('"1"');
-    expect(await json(got)).toEqual(view("via-self", fx.stored, 1));
+    expect(await json(got)).toEqual(view(fx.kind, "via-self", fx.stored, 1));
     const replaced = await self("PUT", "/via-self", fx.replacement);
     expect(replaced.status).toBe(200);
-    expect(await json(replaced)).toEqual(view("via-self", fx.replaced, 2));
+    expect(await json(replaced)).toEqual(view(fx.kind, "via-self", fx.replaced, 2));
     const patched = await self("PATCH", "/via-self", { [fx.optional.field]: fx.optional.value });
     expect(patched.status, await patched.clone().text()).toBe(200);
     expect(patched.headers.get("etag")).toBe('"3"');

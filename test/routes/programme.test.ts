@@ -165,7 +165,7 @@ describe("PUT /programme", () => {
     for (let round = 0; round < 2; round++) {
       const again = await d.applyProgramme(document);
       expect(again.status, again.text).toBe(200);
-      expect(again.body).toEqual({ created: [], updated: [], unchanged: expect.any(Array), archived: [], dryRun: false, secrets: {} });
+      expect(again.body).toEqual({ created: [], updated: [], unchanged: expect.any(Array), archived: [], recompute: [], job: null, dryRun: false, secrets: {} });
       expect([...again.body.unchanged].sort()).toEqual(keysOf(document));
       expect(again.headers.get("etag")).toBe(etag);
       expect((await exported(d)).etag).toBe(etag);

@@ -11,7 +11,9 @@ import { deleteDefinition, writeDefinition, type WriteResult } from "../../defin
 import { findDefinition, listDefinitions } from "../../definitions/store";
 import { definitionIdSchema } from "../../definitions/kinds/common";
 import { DEFINITION_KINDS, type DefinitionKind } from "../../definitions/types";
+import { memberCounts } from "../../directory/store";
 import { adminSecurity, errorResponses, jsonContent, listQuerySchema, pageSchema } from "../common";
+import { notifyQuery, startRecomputeFor } from "./audiences";
 
 // The same six routes for every definition kind (SPEC §4): list, create, read,
 // create-or-replace, merge patch, delete. Bodies are validated by the kind's schema in
@@ -61,13 +63,21 @@ export function definitionView(row: DefinitionRow): Record<string, unknown> {
   };
 }
 
+/** The views of some rows of a kind; segments also say how many members they have (SPEC §5.5). */
+async function viewsOf(c: Context<AppEnv>, kind: DefinitionKind, rows: DefinitionRow[]): Promise<Array<Record<string, unknown>>> {
+  if (kind !== "segments") return rows.map(definitionView);
+  const counts = await memberCounts(c.env.DB, c.var.space.id, rows.map((r) => r.id));
+  return rows.map((row) => ({ ...definitionView(row), memberCount: counts.get(row.id) ?? 0 }));
+}
+
 // One handler answers 201 (created) or 200 (replaced/patched); the route types want one
 // literal status per route, so the typed response is widened here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function answerWrite(c: Context<AppEnv>, kind: DefinitionKind, result: WriteResult): any {
+async function answerWrite(c: Context<AppEnv>, kind: DefinitionKind, result: WriteResult, notify: boolean): Promise<any> {
   c.header("ETag", etagOf(result.row.version));
   if (result.created) c.header("Location", `/api/loyalty/admin/${kind}/${result.row.id}`);
-  const view = definitionView(result.row);
+  if (result.recompute) await startRecomputeFor(c, [`${kind}/${result.row.id}`], notify);
+  const [view] = await viewsOf(c, kind, [result.row]);
   return c.json(result.secret ? { ...view, secret: result.secret } : view, result.created ? 201 : 200);
 }
 
@@ -90,16 +100,17 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
       });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return c.json({ data: page.map(definitionView), nextCursor: rows.length > limit && last ? encodeCursor(list, c.var.space.id, last.id) : null }, 200);
+      return c.json({ data: await viewsOf(c, kind, page), nextCursor: rows.length > limit && last ? encodeCursor(list, c.var.space.id, last.id) : null }, 200);
     },
   );
 
   app.openapi(
     createRoute({ method: "post", path: base, tags, security: adminSecurity, summary: `Create a ${kind} definition`,
       description: "`id` is optional (generated when omitted); 409 if it exists or existed.",
-      request: { body: objectBody(`See the ${TITLES[kind]} schema in SPEC §4`) },
+      request: { query: notifyQuery, body: objectBody(`See the ${TITLES[kind]} schema in SPEC §4`) },
       responses: { 201: one, ...errorResponses } }),
-    async (c) => answerWrite(c, kind, await writeDefinition(c.var, kind, { mode: "create", input: c.req.valid("json") })),
+    async (c) =>
+      answerWrite(c, kind, await writeDefinition(c.var, kind, { mode: "create", input: c.req.valid("json") }), c.req.valid("query").notify),
   );
 
   app.openapi(
@@ -109,14 +120,14 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
       const row = await findDefinition(c.var.db, c.var.space.id, kind, c.req.valid("param").id);
       if (!row) throw new ApiError("not_found", `no ${kind} '${c.req.valid("param").id}' in this space`);
       c.header("ETag", etagOf(row.version));
-      return c.json(definitionView(row), 200);
+      return c.json((await viewsOf(c, kind, [row]))[0]!, 200);
     },
   );
 
   app.openapi(
     createRoute({ method: "put", path: item, tags, security: adminSecurity, summary: `Create or replace a ${kind} definition`,
       description: "201 when created, 200 when replaced. `If-None-Match: *` makes it create-only; `If-Match` guards replacement.",
-      request: { params: idParams, body: objectBody(`The whole ${kind} definition`) },
+      request: { params: idParams, query: notifyQuery, body: objectBody(`The whole ${kind} definition`) },
       responses: { 200: one, 201: one, ...errorResponses } }),
     async (c) =>
       answerWrite(c, kind, await writeDefinition(c.var, kind, {
@@ -125,12 +136,12 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
         input: c.req.valid("json"),
         ifMatch: c.req.header("if-match"),
         ifNoneMatch: c.req.header("if-none-match"),
-      })),
+      }), c.req.valid("query").notify),
   );
 
   app.openapi(
     createRoute({ method: "patch", path: item, tags, security: adminSecurity, summary: `Change a ${kind} definition (JSON merge patch)`,
-      request: { params: idParams, body: mergePatchBody("A JSON merge patch (RFC 7396)") },
+      request: { params: idParams, query: notifyQuery, body: mergePatchBody("A JSON merge patch (RFC 7396)") },
       responses: { 200: one, ...errorResponses } }),
     async (c) =>
       answerWrite(c, kind, await writeDefinition(c.var, kind, {
@@ -138,7 +149,7 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
         id: c.req.valid("param").id,
         input: c.req.valid("json"),
         ifMatch: c.req.header("if-match"),
-      })),
+      }), c.req.valid("query").notify),
   );
 
   app.openapi(

@@ -4,6 +4,7 @@ import type { AppEnv } from "../../http/context";
 import { etagOf } from "../../http/etag";
 import { applyProgramme, exportProgramme } from "../../definitions/programme";
 import { adminSecurity, errorResponses, jsonContent } from "../common";
+import { notifyQuery, startRecomputeFor } from "./audiences";
 
 // The programme document (SPEC §4.8): export and atomic apply.
 
@@ -17,6 +18,8 @@ const diffSchema = z
     updated: z.array(z.string()),
     unchanged: z.array(z.string()),
     archived: z.array(z.string()),
+    recompute: z.array(z.string()).openapi({ description: "changed definitions that need every user recomputed" }),
+    job: z.string().nullable().openapi({ description: "the background recompute job started for them (also in the Loyalty-Job header)" }),
     dryRun: z.boolean(),
     secrets: z.record(z.string(), z.string()).openapi({ description: "signing secrets of webhooks created by this apply (shown once)" }),
   })
@@ -42,7 +45,7 @@ const applyRoute = createRoute({
   description:
     "Everything valid or nothing stored. Definitions absent from the document are left alone unless `prune=true` (archives them; fails for anything still referenced). `dryRun=true` answers the diff without storing. Honours If-Match.",
   request: {
-    query: z.object({ prune: flag, dryRun: flag }),
+    query: z.object({ prune: flag, dryRun: flag }).extend(notifyQuery.shape),
     body: { required: true, content: { "application/json": { schema: documentSchema } } },
   },
   responses: { 200: jsonContent(diffSchema, "What changed (or would change)"), ...errorResponses },
@@ -56,13 +59,14 @@ export function registerProgrammeRoutes(app: OpenAPIHono<AppEnv>): void {
   });
 
   app.openapi(applyRoute, async (c) => {
-    const { prune, dryRun } = c.req.valid("query");
+    const { prune, dryRun, notify } = c.req.valid("query");
     const { diff, version, secrets } = await applyProgramme(c.var, c.req.valid("json"), {
       prune,
       dryRun,
       ifMatch: c.req.header("if-match"),
     });
     c.header("ETag", etagOf(version));
-    return c.json({ ...diff, dryRun, secrets }, 200);
+    const job = dryRun ? null : await startRecomputeFor(c, diff.recompute, notify);
+    return c.json({ ...diff, job, dryRun, secrets }, 200);
   });
 }

@@ -9,6 +9,7 @@ import { userDocument } from "../../engine/views";
 import { ApiError } from "../../errors";
 import { isValidTimeZone } from "../../lib/time";
 import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
+import { eraseFromDirectory } from "../../directory/store";
 import { readUser, runAdminOp, userStub } from "../../users/gateway";
 import { adminSecurity, errorResponses, jsonRequestBody, jsonContent, mergePatchBody } from "../common";
 import { userIdParams } from "./user-tokens";
@@ -45,6 +46,7 @@ const grantSchema = z.strictObject({ product: definitionIdSchema, quantity: z.nu
 const metricParams = userIdParams.extend({ metric: definitionIdSchema });
 const productParams = userIdParams.extend({ product: definitionIdSchema });
 const streakParams = userIdParams.extend({ id: definitionIdSchema });
+const segmentParams = userIdParams.extend({ segmentId: definitionIdSchema });
 
 const route = <P extends string, M extends "get" | "post" | "put" | "patch" | "delete">(method: M, path: P, summary: string) => ({
   method,
@@ -101,7 +103,11 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({ ...route("delete", "/users/{userId}", "Erase a user (every row of their state; idempotent)"),
       request: { params: userIdParams }, responses: { 204: { description: "Erased" }, ...errorResponses } }),
     async (c) => {
-      await userStub(c, c.req.valid("param").userId).erase();
+      const { userId } = c.req.valid("param");
+      const generation = (await userStub(c, userId).erase()) as number;
+      // The object is empty now; the directory forgets the user too (a tombstone of the new
+      // generation, so a directory update still in the queue cannot bring them back).
+      await eraseFromDirectory(c.env.DB, c.var.space.id, userId, generation, Date.now());
       return c.body(null, 204);
     },
   );
@@ -164,6 +170,27 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       const { userId, id } = c.req.valid("param");
       const applied = await runAdminOp(c, userId, { op: "restoreStreak", streak: id });
       return c.json(applied.result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("put", "/users/{userId}/segments/{segmentId}", "Add a user to a static segment"),
+      description: "Idempotent; creates the user if new. 404 for an unknown or archived segment, 400 for a dynamic one (its rule decides). Emits loyalty.segment.entered when the user was not a member.",
+      request: { params: segmentParams }, responses: { 200: jsonContent(anyObject, "The membership"), ...errorResponses } }),
+    async (c) => {
+      const { userId, segmentId } = c.req.valid("param");
+      return c.json((await runAdminOp(c, userId, { op: "segment", segment: segmentId, member: true })).result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("delete", "/users/{userId}/segments/{segmentId}", "Remove a user from a static segment"),
+      description: "Idempotent (204 for a non-member; a user never seen is not created). Emits loyalty.segment.left when the user was a member.",
+      request: { params: segmentParams }, responses: { 204: { description: "Not a member (any more)" }, ...errorResponses } }),
+    async (c) => {
+      const { userId, segmentId } = c.req.valid("param");
+      await runAdminOp(c, userId, { op: "segment", segment: segmentId, member: false });
+      return c.body(null, 204);
     },
   );
 
