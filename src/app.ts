@@ -4,6 +4,7 @@ import { adminAuth } from "./auth/admin-auth";
 import { userAuth, userCors, userSpace } from "./auth/user-auth";
 import { ApiError, problemResponse, type ErrorCode } from "./errors";
 import type { AppEnv } from "./http/context";
+import { adminIdempotency } from "./http/idempotency";
 import { jsonBody } from "./http/json-body";
 import { log } from "./http/log";
 import { requestContext } from "./http/request-context";
@@ -37,7 +38,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   admin.use("*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
-  }, adminAuth, jsonBody);
+  }, adminAuth, jsonBody, adminIdempotency);
   registerSpaceRoutes(admin);
   registerApiKeyRoutes(admin);
   registerUserTokenRoutes(admin);

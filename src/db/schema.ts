@@ -213,3 +213,26 @@ export const jobs = sqliteTable(
 
 export type UserDirectoryRow = typeof userDirectory.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
+
+/**
+ * Stored answers of Admin API POSTs sent with an `Idempotency-Key` (SPEC §5.1, Stripe's
+ * rules) that are not about one user (those live in the user's Durable Object).
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    spaceId: text("space_id").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 of the method, path and canonical body: another payload is 422. */
+    fingerprint: text("fingerprint").notNull(),
+    /** `in_progress` until the first request answers, then `done`. */
+    state: text("state").notNull(),
+    status: integer("status"),
+    body: text("body"),
+    /** JSON of the headers replayed with the body (content type, Location, ETag…). */
+    headers: text("headers"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.key] })],
+);
