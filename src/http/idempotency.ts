@@ -37,7 +37,8 @@ export function refuseIdempotencyKey(c: Context): void {
   }
 }
 
-function keyOf(c: Context): string | undefined {
+/** The request's Idempotency-Key, checked (400 at header.idempotency-key if malformed). */
+export function idempotencyKeyOf(c: Context): string | undefined {
   const key = c.req.header(HEADER);
   if (key === undefined) return undefined;
   if (!KEY_PATTERN.test(key)) {
@@ -75,7 +76,7 @@ export const adminIdempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   // A user's operations keep their keys in the user's Durable Object (their routes).
   if (/^\/users\/[^/]+\/.+$/.test(path)) return next();
-  const key = keyOf(c);
+  const key = idempotencyKeyOf(c);
   if (key === undefined) return next();
 
   const d1 = c.env.DB;

@@ -29,6 +29,9 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL)`,
   // The outbox also carries directory updates for the index queue (SPEC §5.8).
   `ALTER TABLE outbox ADD COLUMN queue TEXT NOT NULL DEFAULT 'deliveries'`,
+  // Idempotency-Key answers of the Admin API's operations on this user (SPEC §5.1), 24 h.
+  `CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, answer TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at)`,
 ];
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
@@ -176,6 +179,22 @@ export class UserStorage {
         at: new Date(r.at).toISOString(),
         outcome: JSON.parse(r.outcome) as Outcome,
       }));
+  }
+
+  /** A stored answer younger than `notBefore`, if any. */
+  idempotentAnswer(key: string, notBefore: number): { fingerprint: string; answer: unknown } | undefined {
+    const row = this.sql
+      .exec<{ fingerprint: string; answer: string }>(`SELECT fingerprint, answer FROM idempotency WHERE key = ? AND created_at >= ?`, key, notBefore)
+      .toArray()[0];
+    return row ? { fingerprint: row.fingerprint, answer: JSON.parse(row.answer) as unknown } : undefined;
+  }
+
+  recordIdempotentAnswer(key: string, fingerprint: string, answer: unknown, now: number): void {
+    this.sql.exec(`INSERT OR REPLACE INTO idempotency (key, fingerprint, answer, created_at) VALUES (?, ?, ?, ?)`, key, fingerprint, JSON.stringify(answer), now);
+  }
+
+  pruneIdempotency(before: number): void {
+    this.sql.exec(`DELETE FROM idempotency WHERE created_at < ?`, before);
   }
 
   pruneActivity(now: number): void {

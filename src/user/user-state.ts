@@ -6,6 +6,7 @@ import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evalu
 import { nextStreakTimer, settleAllStreaks } from "../engine/streak-run";
 import type { EvaluationResult, Outcome, Programme, UserState as UserStateDocument } from "../engine/types";
 import { log } from "../http/log";
+import { IDEMPOTENCY_TTL_MS } from "../http/idempotency";
 import { FifoLock } from "./lock";
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
@@ -45,12 +46,19 @@ export interface AdminRequest {
   opId: string;
   op: AdminOp;
   definitionsTtlMs: number;
+  /** The request's Idempotency-Key and fingerprint (SPEC §5.1): answers are stored 24 h. */
+  idempotency?: { key: string; fingerprint: string };
 }
 
 export type AdminResult =
-  | { kind: "applied"; result: Record<string, unknown>; outcome: Outcome }
-  | { kind: "refused"; code: string; detail: string; path: string }
+  | { kind: "applied"; result: Record<string, unknown>; outcome: Outcome; replayed?: boolean }
+  | { kind: "refused"; code: string; detail: string; path: string; replayed?: boolean }
+  | { kind: "idempotency_key_reused" }
+  | { kind: "idempotency_in_progress" }
   | { kind: "error"; message: string };
+
+/** Refusals that are a business decision, stored for replay like a success (not 400/404). */
+const REPLAYABLE_REFUSALS = new Set(["insufficient_balance", "above_max", "per_user_limit", "frozen", "invalid_transition"]);
 
 export interface RecomputeRequest {
   spaceId: string;
@@ -82,6 +90,8 @@ const JOBS_REMEMBERED = 32;
 
 export class UserState extends DurableObject<Env> {
   protected readonly lock = new FifoLock();
+  /** Idempotency-Keys of admin operations waiting for or holding the lock. */
+  private readonly keysInFlight = new Set<string>();
   private readonly storage: UserStorage;
   /** Whether meta already names this object's space and user (written with its first commit). */
   private identityRecorded = false;
@@ -214,9 +224,32 @@ export class UserState extends DurableObject<Env> {
     else await this.ctx.storage.setAlarm(due);
   }
 
-  /** Adjustments, grants, revocations and profile writes (SPEC §7): one transaction each. */
+  /**
+   * Adjustments, grants, revocations and profile writes (SPEC §7): one transaction each.
+   * With an Idempotency-Key, the answer is stored in that transaction and replayed; a
+   * duplicate arriving while the first waits for or holds the lock is refused at once.
+   */
   async admin(request: AdminRequest): Promise<AdminResult> {
-    return this.lock.run(async () => {
+    const key = request.idempotency?.key;
+    if (key !== undefined) {
+      if (this.keysInFlight.has(key)) return { kind: "idempotency_in_progress" };
+      this.keysInFlight.add(key);
+    }
+    try {
+      return await this.lock.run(async () => this.adminLocked(request));
+    } finally {
+      if (key !== undefined) this.keysInFlight.delete(key);
+    }
+  }
+
+  private async adminLocked(request: AdminRequest): Promise<AdminResult> {
+    const idempotency = request.idempotency;
+    if (idempotency) {
+      const stored = this.storage.idempotentAnswer(idempotency.key, Date.now() - IDEMPOTENCY_TTL_MS);
+      if (stored && stored.fingerprint !== idempotency.fingerprint) return { kind: "idempotency_key_reused" };
+      if (stored) return { ...(stored.answer as AdminResult), replayed: true } as AdminResult;
+    }
+    {
       try {
         const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
         const now = Date.now();
@@ -224,19 +257,30 @@ export class UserState extends DurableObject<Env> {
         const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
         const run = startRun(programme, state, { id: request.opId, type: `admin.${request.op.op}`, occurredAt: at, data: {}, silent: false }, { now });
         const applied = applyAdminOp(run, request.op);
-        if (applied.refused) return { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
+        if (applied.refused) {
+          const refusal: AdminResult = { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
+          if (idempotency && REPLAYABLE_REFUSALS.has(applied.refused)) {
+            this.storage.recordIdempotentAnswer(idempotency.key, idempotency.fingerprint, refusal, now);
+          }
+          return refusal;
+        }
         const result = finishRun(run);
-        if (applied.unchanged) return { kind: "applied", result: applied.result, outcome: result.outcome };
+        const answer: AdminResult = { kind: "applied", result: applied.result, outcome: result.outcome };
+        if (applied.unchanged) return answer;
         await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
+          if (idempotency) {
+            this.storage.recordIdempotentAnswer(idempotency.key, idempotency.fingerprint, answer, now);
+            this.storage.pruneIdempotency(now - IDEMPOTENCY_TTL_MS);
+          }
         });
-        return { kind: "applied", result: applied.result, outcome: result.outcome };
+        return answer;
       } catch (error) {
         this.cached = undefined;
         log(this.env, "error", "user.admin_failed", { userId: request.userId, op: request.op.op, error: String(error) });
         return { kind: "error", message: "the operation failed" };
       }
-    });
+    }
   }
 
   /**

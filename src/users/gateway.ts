@@ -3,6 +3,7 @@ import type { AdminOp } from "../engine/admin";
 import { emptyUserState, type Programme, type UserState } from "../engine/types";
 import { ApiError, type ErrorCode } from "../errors";
 import type { AppEnv } from "../http/context";
+import { idempotencyKeyOf, requestFingerprint } from "../http/idempotency";
 import { newId } from "../lib/ids";
 import { programmeFor } from "../user/programme-cache";
 import { userObjectName, type AdminResult } from "../user/user-state";
@@ -38,16 +39,35 @@ const REFUSALS: Record<string, ErrorCode> = {
 };
 
 export async function runAdminOp(c: Context<AppEnv>, userId: string, op: AdminOp): Promise<Extract<AdminResult, { kind: "applied" }>> {
+  // A POST's Idempotency-Key is kept by the user's object, with the operation (SPEC §5.1).
+  const key = c.req.method === "POST" ? idempotencyKeyOf(c) : undefined;
   const result = (await userStub(c, userId).admin({
     spaceId: c.var.space.id,
     userId,
     opId: newId("adm"),
     op,
     definitionsTtlMs: c.var.config.definitionsTtlMs,
+    ...(key !== undefined ? { idempotency: { key, fingerprint: await requestFingerprint(c) } } : {}),
   })) as unknown as AdminResult;
+  if ((result.kind === "applied" || result.kind === "refused") && result.replayed) c.header("Idempotent-Replayed", "true");
   if (result.kind === "applied") return result;
+  if (result.kind === "idempotency_key_reused") {
+    throw new ApiError("idempotency_key_reused", "this Idempotency-Key was used with another request", [
+      { path: "header.idempotency-key", message: "used with another method, path or body" },
+    ]);
+  }
+  if (result.kind === "idempotency_in_progress") {
+    throw new ApiError("idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly", [
+      { path: "header.idempotency-key", message: "in progress" },
+    ]);
+  }
   if (result.kind === "refused") {
-    throw new ApiError(REFUSALS[result.code] ?? "conflict", `${result.path}: ${result.detail}`, [{ path: result.path, message: result.detail }]);
+    throw new ApiError(
+      REFUSALS[result.code] ?? "conflict",
+      `${result.path}: ${result.detail}`,
+      [{ path: result.path, message: result.detail }],
+      result.replayed ? { "Idempotent-Replayed": "true" } : {},
+    );
   }
   throw new ApiError("internal_error", "the operation failed; nothing was stored");
 }

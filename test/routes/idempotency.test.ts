@@ -136,3 +136,65 @@ describe("Idempotency-Key on Admin API POSTs", () => {
     expect(await metricIds(space)).toHaveLength(2);
   });
 });
+
+describe("Idempotency-Key on a user's operations (kept by the user's Durable Object)", () => {
+  const setup = async () => {
+    const space = await createSpace();
+    expect((await post(space, "/metrics", metric({ id: "points", min: 0 }))).status).toBe(201);
+    return space;
+  };
+  const adjust = (space: TestSpace, userId: string, amount: number, key?: string) =>
+    post(space, `/users/${userId}/metrics/points/adjust`, { amount, reason: "goodwill" }, key);
+  const balance = async (space: TestSpace, userId: string) => {
+    const doc = await answer(await call(`${ADMIN}/users/${userId}`, { space: space.slug }));
+    return doc.body.metrics.find((m: { metric: string }) => m.metric === "points").balance;
+  };
+
+  it("an adjustment replayed with its key credits once and answers the same", async () => {
+    const space = await setup();
+    const first = await answer(await adjust(space, "u1", 50, "adj-1"));
+    expect(first.status, first.text).toBe(201);
+    const again = await answer(await adjust(space, "u1", 50, "adj-1"));
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expect(await balance(space, "u1")).toBe(50);
+    await expectProblem(await adjust(space, "u1", 60, "adj-1"), 422, "idempotency_key_reused");
+    expect(await balance(space, "u1")).toBe(50);
+  });
+
+  it("20 concurrent adjustments with one key credit once; the others replay or answer 409 in progress", async () => {
+    const space = await setup();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => adjust(space, "u2", 7, "same").then(answer)));
+    for (const a of answers) {
+      if (a.status === 201) continue;
+      expect(a.status, a.text).toBe(409);
+      expect(a.body.code).toBe("idempotency_in_progress");
+    }
+    expect(answers.filter((a) => a.status === 201).length).toBeGreaterThanOrEqual(1);
+    expect(await balance(space, "u2")).toBe(7);
+  });
+
+  it("a refused debit (409 insufficient_balance) is replayed even after the balance would allow it", async () => {
+    const space = await setup();
+    await expectProblem(await adjust(space, "u3", -10, "debit"), 409, "insufficient_balance");
+    expect((await adjust(space, "u3", 100)).status).toBe(201);
+    const replayed = await adjust(space, "u3", -10, "debit");
+    await expectProblem(replayed, 409, "insufficient_balance");
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect(await balance(space, "u3")).toBe(100);
+  });
+
+  it("keys are per user: the same key for two users acts for each", async () => {
+    const space = await setup();
+    expect((await adjust(space, "u4", 5, "k")).status).toBe(201);
+    const other = await adjust(space, "u5", 5, "k");
+    expect(other.status).toBe(201);
+    expect(other.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  it("a token request refuses the header", async () => {
+    const space = await setup();
+    await expectProblem(await post(space, "/users/u6/token", {}, "tok"), 400, "idempotency_not_supported");
+  });
+});
