@@ -7,7 +7,8 @@ import { applyDirectoryUpdates } from "./store";
 
 // The index queue's `directory` messages (SPEC §5.8): directory updates from the users'
 // Durable Objects, applied a whole batch per D1 batch. A malformed update can never
-// succeed, so it is logged and dropped; a D1 failure throws and the batch is retried.
+// succeed, so it is logged and dropped; a D1 failure throws and the batch is retried
+// (a malformed message in it too, dropped again on the next delivery).
 
 const isoOrNull = z.string().max(40).nullable();
 const updateSchema = z.object({

@@ -23,6 +23,7 @@ const PAGE_SIZE = 50;
 const CONCURRENCY = 10;
 /** A user whose object keeps failing is recorded as an error after this many deliveries. */
 const MAX_PAGE_ATTEMPTS = 3;
+const EARLY_PAGE_RETRY_SECONDS = 2;
 
 const pageBody = z.object({ spaceId: z.string().min(1), jobId: z.string().min(1), after: z.string() });
 
@@ -79,7 +80,11 @@ export const jobPageHandler: MessageHandler = async (message, env, attempts) => 
   const db = dbOf(env.DB);
   const job = await findJob(db, spaceId, jobId);
   // Gone, finished, or this page was recorded already (a redelivery or a duplicate).
-  if (!job || job.status !== "running" || job.cursor !== after) return "ack";
+  if (!job || job.status !== "running" || (job.cursor ?? "") > after) return "ack";
+  // Ahead of the cursor: the page before it sent this one and has not recorded itself
+  // yet. Later, not never — this message may be the only one carrying the rest of the job
+  // (if that page never records, its redelivery sends this page again).
+  if (job.cursor !== after) return { retryAfterSeconds: EARLY_PAGE_RETRY_SECONDS };
 
   const userIds = await directoryPage(env.DB, spaceId, after, PAGE_SIZE);
   const results = await recomputeAll(env, spaceId, job, userIds);
