@@ -15,6 +15,7 @@ import { registerDefinitionRoutes } from "./routes/admin/definitions";
 import { registerEventRoutes } from "./routes/admin/events";
 import { registerUserRoutes } from "./routes/admin/users";
 import { registerProgrammeRoutes } from "./routes/admin/programme";
+import { registerRewardRoutes } from "./routes/admin/rewards";
 import { registerSpaceRoutes } from "./routes/admin/spaces";
 import { registerUserTokenRoutes } from "./routes/admin/user-tokens";
 import { newRouter } from "./routes/common";
@@ -47,6 +48,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerEventRoutes(admin);
   registerUserRoutes(admin);
   registerAudienceRoutes(admin);
+  registerRewardRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();

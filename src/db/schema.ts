@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // D1 holds what is shared across users: tenants, their credentials and (later issues)
 // the definitions. Timestamps are unix milliseconds; the API renders them as UTC ISO.
@@ -235,4 +235,71 @@ export const idempotencyKeys = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.spaceId, t.key] })],
+);
+
+/**
+ * Product stock (SPEC §4.2), one row per product, the single authority on what is left:
+ * `remaining` null = unlimited. It changes only by statements whose failure leaves it
+ * as it was: taking more than remains violates the CHECK, which aborts the whole D1
+ * batch (the reservation with it), so stock is never oversold.
+ */
+export const productStock = sqliteTable(
+  "product_stock",
+  {
+    spaceId: text("space_id").notNull(),
+    productId: text("product_id").notNull(),
+    remaining: integer("remaining"),
+    /** Units taken by confirmed or pending grants and redemptions, minus restocks. */
+    redeemed: integer("redeemed").notNull().default(0),
+    /** The definition's `stock` last written: a new value there resets `remaining`. */
+    configured: integer("configured"),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.productId] }), check("out_of_stock", sql`${t.remaining} >= 0`)],
+);
+
+/** A reward's code pool: a code belongs to the reservation (and user) that took it. */
+export const productCodes = sqliteTable(
+  "product_codes",
+  {
+    spaceId: text("space_id").notNull(),
+    productId: text("product_id").notNull(),
+    code: text("code").notNull(),
+    reservationId: text("reservation_id"),
+    userId: text("user_id"),
+    allocatedAt: integer("allocated_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.spaceId, t.productId, t.code] }),
+    // Free codes first; a reservation's codes.
+    index("product_codes_free_idx").on(t.spaceId, t.productId, t.reservationId),
+  ],
+);
+
+/**
+ * What a grant or redemption holds of stock and codes (SPEC §4.2): reserved in D1, applied
+ * in the user's Durable Object, then confirmed — or released (stock and codes back).
+ * The id is derived from the space, user, source and effect, so a retry finds it.
+ */
+export const reservations = sqliteTable(
+  "reservations",
+  {
+    id: text("id").primaryKey(),
+    spaceId: text("space_id").notNull(),
+    userId: text("user_id").notNull(),
+    productId: text("product_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    /** Whether the product's stock was taken (a stocked product). */
+    stockTaken: integer("stock_taken").notNull(),
+    codesWanted: integer("codes_wanted").notNull(),
+    /** Set after allocation; fewer than wanted violates the CHECK and aborts the batch. */
+    codesAllocated: integer("codes_allocated").notNull(),
+    status: text("status").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    check("out_of_codes", sql`${t.codesAllocated} >= ${t.codesWanted}`),
+    // The sweeper's scan: reservations still pending after a while.
+    index("reservations_status_idx").on(t.status, t.createdAt),
+  ],
 );

@@ -32,7 +32,7 @@ import { needsRecompute } from "../jobs/recompute";
 
 const MAX_DYNAMIC_SEGMENTS = 100;
 /** Read-only fields a client may echo back from a GET; they are ignored on write. */
-const SERVER_FIELDS = ["version", "createdAt", "updatedAt", "archivedAt", "memberCount"];
+const SERVER_FIELDS = ["version", "createdAt", "updatedAt", "archivedAt", "memberCount", "redeemed"];
 
 export interface DefinitionDeps {
   db: Db;

@@ -220,6 +220,20 @@ export async function commitDefinitionWrites(
           )
           .bind(spaceId, write.kind, write.id, JSON.stringify(write.references.map((r) => [r.path, r.kind, r.id])), ...ours),
       );
+      if (write.kind === "products") {
+        // The stock row is D1's authority on what remains (SPEC §4.2): a `stock` value other
+        // than the one last written sets what remains; the same value leaves it alone.
+        const stock = (write.body.stock ?? null) as number | null;
+        statements.push(
+          d1
+            .prepare(
+              `INSERT INTO product_stock (space_id, product_id, remaining, redeemed, configured) SELECT ?, ?, ?, 0, ? WHERE ${OURS}
+               ON CONFLICT (space_id, product_id) DO UPDATE SET remaining = excluded.remaining, configured = excluded.configured
+               WHERE product_stock.configured IS NOT excluded.configured`,
+            )
+            .bind(spaceId, write.id, stock, stock, ...ours),
+        );
+      }
     } else if (write.op === "archive") {
       statements.push(
         d1

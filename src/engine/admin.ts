@@ -1,5 +1,6 @@
 import { mergePatch } from "../lib/merge-patch";
 import type { Run } from "./run";
+import { cancelRedemption, grantProduct, redeemProduct, type RedeemRefusal, type RedemptionRecord } from "./rewards";
 import { restoreStreak, settleAllStreaks } from "./streak-run";
 import type { AttributeValue, UserState } from "./types";
 
@@ -11,6 +12,10 @@ import type { AttributeValue, UserState } from "./types";
 export type AdminOp =
   | { op: "adjust"; metric: string; amount: number; reason: string; keyId: string | null }
   | { op: "grant"; product: string; quantity: number }
+  /** SPEC §7: price debited, stock and a code taken, product granted — all or nothing. */
+  | { op: "redeem"; product: string; quantity: number; redemption: string }
+  /** The object fills in `redemption` from its records (absent: no such redemption). */
+  | { op: "cancelRedemption"; id: string; restock: boolean; redemption?: RedemptionRecord; cancelled?: boolean }
   | { op: "revoke"; product: string; quantity: number | null }
   | { op: "restoreStreak"; streak: string }
   /** Static segment membership (SPEC §5.5): PUT adds, DELETE removes; both idempotent. */
@@ -25,7 +30,18 @@ export type AdminOp =
     };
 
 export type AdminRefusal = {
-  refused: "insufficient_balance" | "above_max" | "not_found" | "per_user_limit" | "frozen" | "invalid_request" | "invalid_transition";
+  refused:
+    | "insufficient_balance"
+    | "above_max"
+    | "not_found"
+    | "per_user_limit"
+    | "frozen"
+    | "invalid_request"
+    | "invalid_transition"
+    | "out_of_stock"
+    | "out_of_codes"
+    | "not_redeemable"
+    | "conflict";
   detail: string;
   path: string;
 };
@@ -61,17 +77,22 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
       return { result: { metric: op.metric, amount: op.amount, balance: held.balance, lifetime: held.lifetime } };
     }
     case "grant": {
-      const product = run.programme.products.get(op.product);
-      if (!product) return { refused: "not_found", detail: `no product '${op.product}'`, path: "product" };
       const held = run.state.products[op.product] ?? 0;
-      const quantity = product.type === "badge" ? 1 : op.quantity;
-      if (product.perUserLimit !== null && held + quantity > product.perUserLimit) {
-        return { refused: "per_user_limit", detail: `the user holds ${held}; the limit is ${product.perUserLimit}`, path: "quantity" };
-      }
-      run.state.products[op.product] = held + quantity;
-      run.emit("loyalty.product.granted", { product: op.product, quantity, via: "admin" }, 0);
-      run.stateChanged(`products.${op.product}`, origin);
-      return { result: { product: op.product, quantity: held + quantity } };
+      const granted = grantProduct(run, op.product, op.quantity, origin, "admin");
+      if ("refused" in granted) return takeRefusal(run, granted.refused, op.product, held);
+      return { result: { product: op.product, quantity: held + granted.quantity, ...(granted.codes.length > 0 ? { codes: granted.codes } : {}) } };
+    }
+    case "redeem": {
+      const redeemed = redeemProduct(run, op.product, op.quantity, origin, op.redemption);
+      if ("refused" in redeemed) return takeRefusal(run, redeemed.refused, op.product, run.state.products[op.product] ?? 0);
+      const { codes, ...rest } = redeemed;
+      return { result: { id: rest.redemption, product: rest.product, quantity: rest.quantity, price: rest.price, ...(codes.length === 1 ? { code: codes[0] } : {}), ...(codes.length > 0 ? { codes } : {}), balance: rest.balance } };
+    }
+    case "cancelRedemption": {
+      if (!op.redemption) return { refused: "not_found", detail: `no redemption '${op.id}' for this user`, path: "path.id" };
+      if (op.cancelled) return { refused: "invalid_transition", detail: `the redemption '${op.id}' is already cancelled`, path: "path.id" };
+      const { refunded, revoked } = cancelRedemption(run, op.redemption, origin);
+      return { result: { id: op.id, status: "cancelled", refunded: { metric: op.redemption.price.metric, amount: refunded }, revoked, restocked: op.restock } };
     }
     case "revoke": {
       const held = run.state.products[op.product] ?? 0;
@@ -96,6 +117,30 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
       const held = run.state.streaks![op.streak]!;
       return { result: { streak: op.streak, current: held.current, keptThrough: held.keptThrough } };
     }
+  }
+}
+
+/** A refused take as the Admin API answers it (SPEC §7's codes). */
+function takeRefusal(run: Run, refused: RedeemRefusal, productId: string, held: number): AdminRefusal {
+  const product = run.programme.products.get(productId);
+  switch (refused) {
+    case "unknown_product":
+      return { refused: "not_found", detail: `no product '${productId}'`, path: "product" };
+    case "already_held":
+    case "per_user_limit":
+      return { refused: "per_user_limit", detail: `the user holds ${held}; the limit is ${product?.perUserLimit ?? 1}`, path: "quantity" };
+    case "insufficient_balance": {
+      const metric = product?.price?.metric ?? "";
+      return { refused: "insufficient_balance", detail: `the ${metric} balance is ${run.state.metrics[metric]?.balance ?? 0}; the price is ${(product?.price?.amount ?? 0)} each`, path: "quantity" };
+    }
+    case "not_redeemable":
+      return { refused: "not_redeemable", detail: `'${productId}' has no price: it cannot be redeemed`, path: "product" };
+    case "out_of_stock":
+      return { refused: "out_of_stock", detail: `'${productId}' has not enough stock left`, path: "quantity" };
+    case "out_of_codes":
+      return { refused: "out_of_codes", detail: `'${productId}' has not enough codes left`, path: "quantity" };
+    case "not_reserved":
+      return { refused: "conflict", detail: "the reservation was not made; retry", path: "" };
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ComputedAmount, Effect } from "../definitions/effects";
 import { resolvePath } from "./conditions";
 import { MAX_EFFECTS, type Origin, type Run } from "./run";
+import { grantProduct, redeemProduct } from "./rewards";
 import { checkinEffect, freezeEffect } from "./streak-run";
 import { renderJson, renderString, type Variables } from "./templates";
 import type { AttributeValue, EffectStatus } from "./types";
@@ -97,18 +98,23 @@ function metricSet(run: Run, effect: Extract<Effect, { type: "metric.set" }>, or
 }
 
 function productGrant(run: Run, productId: string, quantity: number, origin: Origin, via: string): Report {
-  const product = run.programme.products.get(productId);
-  if (!product) return { status: "failed", reason: "unknown_product", product: productId };
-  const held = run.state.products[productId] ?? 0;
-  if (product.type === "badge" && held >= 1) return { status: "skipped", reason: "already_held", product: productId };
-  const q = product.type === "badge" ? 1 : quantity;
-  if (product.perUserLimit !== null && held + q > product.perUserLimit) {
-    return { status: "skipped", reason: "per_user_limit", product: productId, quantity: q };
+  const granted = grantProduct(run, productId, quantity, origin, via);
+  if ("refused" in granted) {
+    const failed = granted.refused === "unknown_product" || granted.refused === "not_reserved";
+    return { status: failed ? "failed" : "skipped", reason: granted.refused, product: productId, quantity };
   }
-  run.state.products[productId] = held + q;
-  run.emit("loyalty.product.granted", { product: productId, quantity: q, via }, origin.event.depth);
-  run.stateChanged(`products.${productId}`, origin);
-  return { status: "applied", product: productId, quantity: q };
+  return { status: "applied", product: productId, quantity: granted.quantity, ...(granted.codes.length > 0 ? { codes: granted.codes } : {}) };
+}
+
+function productRedeem(run: Run, productId: string, quantity: number, origin: Origin): Report {
+  // One redemption per redeem effect of a root event: the id names the event and effect.
+  const redemptionId = `rdm:${origin.event.id}:${run.redemptions.length + 1}`;
+  const redeemed = redeemProduct(run, productId, quantity, origin, redemptionId);
+  if ("refused" in redeemed) {
+    const failed = redeemed.refused === "unknown_product" || redeemed.refused === "not_reserved";
+    return { status: failed ? "failed" : "skipped", reason: redeemed.refused, product: productId, quantity };
+  }
+  return { status: "applied", product: productId, quantity, redemption: redeemed.redemption, price: redeemed.price, ...(redeemed.codes.length > 0 ? { codes: redeemed.codes } : {}) };
 }
 
 function productRevoke(run: Run, productId: string, quantity: number, origin: Origin): Report {
@@ -173,6 +179,8 @@ function applyOne(run: Run, effect: Effect, origin: Origin): Report {
       return productGrant(run, effect.product, effect.quantity, origin, "effect");
     case "product.revoke":
       return productRevoke(run, effect.product, effect.quantity, origin);
+    case "product.redeem":
+      return productRedeem(run, effect.product, effect.quantity, origin);
     case "attribute.set":
       return attributeSet(run, effect, origin);
     case "segment.add":
@@ -205,8 +213,5 @@ function applyOne(run: Run, effect: Effect, origin: Origin): Report {
       return checkinEffect(run, effect.streak, Date.parse(origin.event.occurredAt), origin.event.depth);
     case "streak.freeze":
       return freezeEffect(run, effect.streak, effect.count);
-    default:
-      // product.redeem arrives with the rewards issue (stock, codes, reservations).
-      return { status: "failed", reason: "not_supported_yet" };
   }
 }

@@ -4,7 +4,7 @@ import { explainFailure, resolvePath } from "./conditions";
 import { applyEffect } from "./effects";
 import { Run } from "./run";
 import { periodKey } from "./time";
-import type { CampaignState, CompiledStep, EngineEvent, EvaluationResult, Programme, UserState } from "./types";
+import type { CampaignState, CompiledStep, EngineEvent, EvaluationResult, Programme, ReservationAnswer, UserState } from "./types";
 
 // One root event against one user's state (SPEC §5.2 steps 3–5): candidate steps by event
 // type in priority order, each counted if the campaign's status, window, audience, repeat
@@ -29,6 +29,8 @@ export interface EvaluateOptions {
   explain?: boolean;
   /** A run the user did not cause (the alarm's settlement): no first/last sight. */
   system?: boolean;
+  /** Answers to a planning run's reservation needs; absent = plan (SPEC §4.2). */
+  reservations?: ReadonlyMap<string, ReservationAnswer>;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface EvaluateOptions {
 export function startRun(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): Run {
   const state = structuredClone(input);
   const event: EngineEvent = { id: root.id, type: root.type, occurredAt: root.occurredAt, data: root.data, depth: 0 };
-  const run = new Run(programme, state, event, options.now, root.silent);
+  const run = new Run(programme, state, event, options.now, root.silent, options.reservations);
   if (options.explain) run.outcome.explain = [];
   run.relevelAll();
   if (options.system) return run;
@@ -61,7 +63,7 @@ export function finishRun(run: Run): EvaluationResult {
     while (run.queue.length > 0) evaluateOne(run, run.queue.shift()!);
     run.flushLadderChanges();
   } while (run.queue.length > 0);
-  return { state: run.state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived };
+  return { state: run.state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived, needs: run.needs, used: run.used, redemptions: run.redemptions };
 }
 
 export function applyEvent(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): EvaluationResult {

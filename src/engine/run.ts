@@ -1,12 +1,15 @@
 import type { LadderBody } from "../definitions/kinds/ladders";
 import { metricFloor } from "../definitions/kinds/metrics";
 import { evaluateCondition, userSegments } from "./conditions";
+import type { RedemptionRecord } from "./rewards";
 import type {
   EngineEvent,
   LedgerEntryDraft,
   Outcome,
   OutboxMessage,
   Programme,
+  ReservationAnswer,
+  ReservationNeed,
   UserState,
 } from "./types";
 
@@ -62,6 +65,12 @@ export class Run {
   private readonly ladderChanges = new Map<string, { from: string; to: string }>();
   /** Amounts credited per campaign and metric in this root event (templates). */
   readonly creditedBy = new Map<string, Map<string, number>>();
+  /** Reservations asked for (planning) and the keys of those applied (SPEC §4.2). */
+  readonly needs: ReservationNeed[] = [];
+  readonly used: string[] = [];
+  /** Redemptions made in this run, for the caller to record (SPEC §7). */
+  readonly redemptions: RedemptionRecord[] = [];
+  private readonly keyCounts = new Map<string, number>();
 
   constructor(
     readonly programme: Programme,
@@ -69,7 +78,36 @@ export class Run {
     readonly root: EngineEvent,
     readonly now: number,
     readonly silent: boolean,
+    /** Answers of the reservations made after a planning run; undefined = planning. */
+    readonly reservations?: ReadonlyMap<string, ReservationAnswer>,
   ) {}
+
+  /** Whether taking this product needs a D1 reservation: stock, or a reward's code pool. */
+  needsReservation(productId: string): boolean {
+    const product = this.programme.products.get(productId);
+    return product !== undefined && (product.stock !== null || product.type === "reward");
+  }
+
+  /**
+   * The reservation for the next take of `product` by `origin` (numbered per origin and
+   * product, so the planning run and the applying run name it alike). In a planning run the
+   * need is recorded and the take is assumed to succeed, so the whole cascade is planned;
+   * otherwise the answer decides. `undefined` answer = not reserved (the cascade changed).
+   */
+  reservationFor(origin: Origin, productId: string, quantity: number): { key: string; answer: ReservationAnswer | undefined } {
+    const base = `${origin.event.id}|${origin.campaign ?? ""}|${origin.step ?? ""}|${productId}`;
+    const n = this.keyCounts.get(base) ?? 0;
+    this.keyCounts.set(base, n + 1);
+    const key = `${base}|${n}`;
+    if (!this.reservations) {
+      this.needs.push({ key, product: productId, quantity });
+      return { key, answer: { id: "", codes: [] } };
+    }
+    const answer = this.reservations.get(key);
+    // A take the planning run did not foresee: ask for it too (the caller runs again).
+    if (!answer) this.needs.push({ key, product: productId, quantity });
+    return { key, answer };
+  }
 
   get zone(): string {
     return this.state.timezone ?? this.programme.spaceTimezone ?? "UTC";
@@ -137,12 +175,14 @@ export class Run {
     origin: Origin,
     requested?: number,
     extraSource: LedgerEntryDraft["source"] = {},
+    /** false for a refund: money given back was not earned (lifetime unchanged, SPEC §7). */
+    earned = true,
   ): void {
     const held = this.state.metrics[metricId]!;
     const previousBalance = held.balance;
     const previousLifetime = held.lifetime;
     held.balance += delta;
-    if (delta > 0) held.lifetime += delta;
+    if (delta > 0 && earned) held.lifetime += delta;
     this.ledger.push({
       metric: metricId,
       delta,

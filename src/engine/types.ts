@@ -6,6 +6,7 @@ import type { SegmentBody } from "../definitions/kinds/segments";
 import type { StreakBody } from "../definitions/kinds/streaks";
 import type { WebhookBody } from "../definitions/kinds/webhooks";
 import type { Condition } from "../definitions/conditions";
+import type { RedemptionRecord } from "./rewards";
 import type { StreakState } from "./streaks";
 
 // The engine's data: what it is given (a compiled programme, a user's state, an event,
@@ -51,6 +52,8 @@ export interface UserState {
   campaigns: Record<string, CampaignState>;
   /** Absent in states stored before streaks existed. */
   streaks?: Record<string, StreakState>;
+  /** Product id → codes allocated to the user (code pools, SPEC §4.2). */
+  codes?: Record<string, string[]>;
 }
 
 export function emptyUserState(userId: string): UserState {
@@ -159,6 +162,20 @@ export interface Outcome {
   explain?: Array<Record<string, unknown>>;
 }
 
+/**
+ * A grant or redemption of a stocked or coded product needs stock and codes reserved in D1
+ * before the user's transaction (SPEC §4.2). The engine is pure: a planning run records
+ * what it would take (`needs`) and the caller reserves it, then a second run applies with
+ * the answers. Keys name the effect that needs it, stable across the two runs.
+ */
+export interface ReservationNeed {
+  key: string;
+  product: string;
+  quantity: number;
+}
+
+export type ReservationAnswer = { id: string; codes: string[] } | { refused: "out_of_stock" | "out_of_codes" };
+
 export interface EvaluationResult {
   state: UserState;
   outcome: Outcome;
@@ -166,4 +183,10 @@ export interface EvaluationResult {
   outbox: OutboxMessage[];
   /** Every derived event produced (evaluated or cut by the depth limit). */
   derived: EngineEvent[];
+  /** Reservations a planning run would need (empty once answered). */
+  needs: ReservationNeed[];
+  /** Keys of the reservations this result applied (the rest are to be released). */
+  used: string[];
+  /** Redemptions made (SPEC §7), for the caller to record. */
+  redemptions: RedemptionRecord[];
 }

@@ -40,7 +40,7 @@ export function rewardsView(programme: Programme, state: UserState) {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([id, quantity]) => {
       const product = programme.products.get(id);
-      return { product: id, type: product?.type ?? "item", name: product?.name ?? id, quantity, codes: [] as string[] };
+      return { product: id, type: product?.type ?? "item", name: product?.name ?? id, quantity, codes: state.codes?.[id] ?? [] };
     });
 }
 
@@ -158,4 +158,44 @@ export function userDocument(programme: Programme, state: UserState, now: number
     createdAt: state.createdAt,
     lastSeenAt: state.lastSeenAt,
   };
+}
+
+/** Stock as the catalogue shows it (SPEC §4.2): exact counts stay with the redemption. */
+export type StockState = "available" | "low" | "out";
+
+export function stockState(stock: { remaining: number | null; configured: number | null } | undefined): StockState {
+  if (!stock || stock.remaining === null) return "available";
+  if (stock.remaining <= 0) return "out";
+  // Low: the last tenth of the stock last set (at least the last unit).
+  return stock.remaining <= Math.max(1, Math.ceil((stock.configured ?? stock.remaining) / 10)) ? "low" : "available";
+}
+
+/**
+ * GET /me/catalog (SPEC §9): rewards with a price, what they cost, their stock state, and
+ * whether this user can take one now (balance, their per-user limit, stock).
+ */
+export function catalogView(programme: Programme, state: UserState, stock: ReadonlyMap<string, { remaining: number | null; configured: number | null }>) {
+  return [...programme.products.entries()]
+    .filter(([, p]) => p.type === "reward" && p.price !== null)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, p]) => {
+      const price = p.price!;
+      const balance = state.metrics[price.metric]?.balance ?? programme.metrics.get(price.metric)?.initial ?? 0;
+      const held = state.products[id] ?? 0;
+      const availability = stockState(stock.get(id));
+      const affordable = balance >= price.amount;
+      const withinLimit = p.perUserLimit === null || held < p.perUserLimit;
+      return {
+        product: id,
+        name: p.name,
+        description: p.description,
+        imageUrl: p.imageUrl,
+        price,
+        stock: availability,
+        affordable,
+        held,
+        perUserLimit: p.perUserLimit,
+        redeemable: affordable && withinLimit && availability !== "out",
+      };
+    });
 }

@@ -4,7 +4,7 @@
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export type IdPrefix = "spc" | "key" | "cmp" | "met" | "prd" | "seg" | "lad" | "stk" | "trg" | "whk" | "req" | "job" | "stp" | "adm";
+export type IdPrefix = "spc" | "key" | "cmp" | "met" | "prd" | "seg" | "lad" | "stk" | "trg" | "whk" | "req" | "job" | "stp" | "adm" | "rdm";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   let time = "";

@@ -32,12 +32,32 @@ export const MIGRATIONS: string[] = [
   // Idempotency-Key answers of the Admin API's operations on this user (SPEC §5.1), 24 h.
   `CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, answer TEXT NOT NULL, created_at INTEGER NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at)`,
+  // Reservations (SPEC §4.2): pending = reserved in D1, not yet confirmed or released
+  // (written before D1 is asked, so a crash leaves a trace the alarm repairs); applied =
+  // committed by this object (what the alarm and a sweeper ask about).
+  `CREATE TABLE IF NOT EXISTS pending_reservations (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS applied_reservations (id TEXT PRIMARY KEY, at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS redemptions (
+     id TEXT PRIMARY KEY, product TEXT NOT NULL, quantity INTEGER NOT NULL, price TEXT NOT NULL, codes TEXT NOT NULL,
+     reservation_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, cancelled_at INTEGER)`,
 ];
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
 export type OutboxQueue = "deliveries" | "index";
 
 export const ACTIVITY_RETENTION_MS = 30 * 86_400_000;
+
+export interface RedemptionRow {
+  id: string;
+  product: string;
+  quantity: number;
+  price: { metric: string; amount: number };
+  codes: string[];
+  reservationId: string | null;
+  status: string;
+  createdAt: number;
+  cancelledAt?: number | null;
+}
 
 export interface LedgerEntry extends LedgerEntryDraft {
   id: string;
@@ -195,6 +215,58 @@ export class UserStorage {
 
   pruneIdempotency(before: number): void {
     this.sql.exec(`DELETE FROM idempotency WHERE created_at < ?`, before);
+  }
+
+  addPendingReservations(ids: string[], now: number): void {
+    for (const id of ids) this.sql.exec(`INSERT OR IGNORE INTO pending_reservations (id, created_at) VALUES (?, ?)`, id, now);
+  }
+
+  removePendingReservations(ids: string[]): void {
+    for (const id of ids) this.sql.exec(`DELETE FROM pending_reservations WHERE id = ?`, id);
+  }
+
+  pendingReservations(): string[] {
+    return this.sql.exec<{ id: string }>(`SELECT id FROM pending_reservations ORDER BY created_at`).toArray().map((r) => r.id);
+  }
+
+  recordAppliedReservations(ids: string[], now: number): void {
+    for (const id of ids) this.sql.exec(`INSERT OR IGNORE INTO applied_reservations (id, at) VALUES (?, ?)`, id, now);
+  }
+
+  reservationApplied(id: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM applied_reservations WHERE id = ?`, id).toArray().length > 0;
+  }
+
+  recordRedemption(r: RedemptionRow): void {
+    this.sql.exec(
+      `INSERT INTO redemptions (id, product, quantity, price, codes, reservation_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'completed', ?)`,
+      r.id, r.product, r.quantity, JSON.stringify(r.price), JSON.stringify(r.codes), r.reservationId, r.createdAt,
+    );
+  }
+
+  redemption(id: string): RedemptionRow | undefined {
+    const row = this.sql
+      .exec<{ id: string; product: string; quantity: number; price: string; codes: string; reservation_id: string | null; status: string; created_at: number; cancelled_at: number | null }>(
+        `SELECT * FROM redemptions WHERE id = ?`,
+        id,
+      )
+      .toArray()[0];
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      product: row.product,
+      quantity: row.quantity,
+      price: JSON.parse(row.price) as RedemptionRow["price"],
+      codes: JSON.parse(row.codes) as string[],
+      reservationId: row.reservation_id,
+      status: row.status,
+      createdAt: row.created_at,
+      cancelledAt: row.cancelled_at,
+    };
+  }
+
+  markRedemptionCancelled(id: string, now: number): void {
+    this.sql.exec(`UPDATE redemptions SET status = 'cancelled', cancelled_at = ? WHERE id = ?`, now, id);
   }
 
   pruneActivity(now: number): void {

@@ -4,10 +4,12 @@ import { applyAdminOp, type AdminOp } from "../engine/admin";
 import { configOf } from "../config";
 import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
 import { nextStreakTimer, settleAllStreaks } from "../engine/streak-run";
-import type { EvaluationResult, Outcome, Programme, UserState as UserStateDocument } from "../engine/types";
+import type { EvaluationResult, Outcome, Programme, ReservationAnswer, UserState as UserStateDocument } from "../engine/types";
 import { log } from "../http/log";
 import { IDEMPOTENCY_TTL_MS } from "../http/idempotency";
 import { FifoLock } from "./lock";
+import { sha256Hex } from "../crypto/hash";
+import { confirmReservations, releaseReservation, reserve, restockReservation } from "../rewards/inventory";
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
 import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue } from "./storage";
@@ -85,6 +87,15 @@ const OUTBOX_RETRY_MS = 10_000;
 /** Streak timers fire within a minute after their due time (the end of the grace window). */
 const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
+/** Rounds of plan → reserve → evaluate for one run (SPEC §4.2). */
+const MAX_RESERVATION_ROUNDS = 3;
+/** Pending reservations left after a crash are settled by the alarm this much later. */
+const RESERVATION_SWEEP_MS = 30_000;
+
+/** A reservation's id: from the space, the user and the take's key (source and effect), so a retry finds it. */
+async function reservationIdOf(spaceId: string, userId: string, key: string): Promise<string> {
+  return `rsv_${(await sha256Hex(JSON.stringify([spaceId, userId, key]))).slice(0, 40)}`;
+}
 /** Job ids a user's object remembers as done: far more than can run at once. */
 const JOBS_REMEMBERED = 32;
 
@@ -142,10 +153,14 @@ export class UserState extends DurableObject<Env> {
     const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
     const now = Date.now();
     const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
-    const result = applyEvent(programme, state, request.event, { now, explain: request.explain });
-    if (request.dryRun) return { kind: "applied", outcome: result.outcome };
+    const identity = { spaceId: request.spaceId, userId: request.userId };
+    const evaluate = (reservations?: ReadonlyMap<string, ReservationAnswer>) =>
+      applyEvent(programme, state, request.event, { now, explain: request.explain, reservations });
+    // A dry run never reserves (SPEC §4.2): its outcome assumes stock and codes suffice.
+    if (request.dryRun) return { kind: "applied", outcome: evaluate().outcome };
+    const { result, reserved } = await this.evaluateReserving(identity, evaluate, now);
 
-    await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
+    await this.commitReserving(programme, result, reserved, now, identity, () => {
       if (this.env.TEST_FAULT_INJECTION === "on" && request.event.type === FAULT_EVENT_TYPE) {
         throw new Error("injected fault inside the event transaction");
       }
@@ -153,6 +168,106 @@ export class UserState extends DurableObject<Env> {
       this.storage.recordActivity(request.event.id, request.event.type, request.event.occurredAt, now, result.outcome);
     });
     return { kind: "applied", outcome: result.outcome };
+  }
+
+  /**
+   * Evaluates with the stock and codes its takes need (SPEC §4.2): a planning run says what
+   * it would take; those are reserved in D1 (each recorded as pending here first, so a crash
+   * leaves a trace the alarm repairs); the run is repeated with the answers. A cascade that
+   * changes with the answers may ask for more: at most three rounds, after which an
+   * unforeseen take fails as `not_reserved`. Returns the result and key → reservation id.
+   */
+  private async evaluateReserving(
+    identity: { spaceId: string; userId: string },
+    evaluate: (reservations?: ReadonlyMap<string, ReservationAnswer>) => EvaluationResult,
+    now: number,
+  ): Promise<{ result: EvaluationResult; reserved: Map<string, string> }> {
+    let result = evaluate();
+    const answers = new Map<string, ReservationAnswer>();
+    const reserved = new Map<string, string>();
+    for (let round = 0; round < MAX_RESERVATION_ROUNDS && result.needs.length > 0; round++) {
+      const needs = result.needs.filter((n) => !answers.has(n.key));
+      const ids = await Promise.all(needs.map((n) => reservationIdOf(identity.spaceId, identity.userId, n.key)));
+      this.storage.addPendingReservations(ids, now);
+      this.storage.setTimer("reservations", now + RESERVATION_SWEEP_MS);
+      await this.syncAlarm();
+      try {
+        for (const [i, need] of needs.entries()) {
+          const answer = await reserve(this.env.DB, { id: ids[i]!, ...identity, productId: need.product, quantity: need.quantity }, now);
+          answers.set(need.key, answer);
+          if ("id" in answer) reserved.set(need.key, answer.id);
+          else this.storage.removePendingReservations([ids[i]!]); // nothing was taken
+        }
+      } catch (error) {
+        await this.abandonReservations([...reserved.values()]);
+        throw error;
+      }
+      result = evaluate(answers);
+    }
+    return { result, reserved };
+  }
+
+  /**
+   * commit() for a result that may hold reservations: records which it applied (and the
+   * redemptions it made) in the same transaction, then confirms those in D1 and releases
+   * the rest; if the transaction fails, releases them all.
+   */
+  private async commitReserving(
+    programme: Programme,
+    result: EvaluationResult,
+    reserved: Map<string, string>,
+    now: number,
+    identity: { spaceId: string; userId: string },
+    extra: () => void,
+  ): Promise<void> {
+    const used = result.used.map((key) => reserved.get(key)!).filter((id) => id !== undefined);
+    try {
+      await this.commit(programme, result, now, identity, () => {
+        extra();
+        this.storage.recordAppliedReservations(used, now);
+        for (const r of result.redemptions) {
+          const reservationId = r.reservationKey ? (reserved.get(r.reservationKey) ?? null) : null;
+          this.storage.recordRedemption({ ...r, reservationId, status: "completed", createdAt: now });
+        }
+      });
+    } catch (error) {
+      await this.abandonReservations([...reserved.values()]);
+      throw error;
+    }
+    if (reserved.size > 0) await this.settleReservations();
+  }
+
+  /** Releases reservations whose take was not committed; best effort (the alarm retries). */
+  private async abandonReservations(ids: string[]): Promise<void> {
+    try {
+      for (const id of ids) await releaseReservation(this.env.DB, id, Date.now());
+      this.storage.removePendingReservations(ids);
+    } catch (error) {
+      log(this.env, "warn", "user.release_failed", { error: String(error) });
+    }
+  }
+
+  /**
+   * Pending reservations are settled by what this object stored — never blind: applied
+   * ones are confirmed in D1, the others released. Run after commits and by the alarm
+   * (under the lock, so nothing is between reserving and committing then).
+   */
+  private async settleReservations(): Promise<void> {
+    const pending = this.storage.pendingReservations();
+    try {
+      const applied = pending.filter((id) => this.storage.reservationApplied(id));
+      await confirmReservations(this.env.DB, applied, Date.now());
+      this.storage.removePendingReservations(applied);
+      for (const id of pending.filter((p) => !applied.includes(p))) {
+        await releaseReservation(this.env.DB, id, Date.now());
+        this.storage.removePendingReservations([id]);
+      }
+    } catch (error) {
+      log(this.env, "warn", "user.reservation_settle_failed", { error: String(error), pending: pending.length });
+    }
+    const left = this.storage.pendingReservations().length > 0;
+    this.storage.setTimer("reservations", left ? Date.now() + RESERVATION_SWEEP_MS : null);
+    await this.syncAlarm();
   }
 
   /**
@@ -255,25 +370,49 @@ export class UserState extends DurableObject<Env> {
         const now = Date.now();
         const at = new Date(now).toISOString();
         const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
-        const run = startRun(programme, state, { id: request.opId, type: `admin.${request.op.op}`, occurredAt: at, data: {}, silent: false }, { now });
-        const applied = applyAdminOp(run, request.op);
+        const identity = { spaceId: request.spaceId, userId: request.userId };
+        const cancelling = request.op.op === "cancelRedemption" ? this.storage.redemption(request.op.id) : undefined;
+        if (request.op.op === "cancelRedemption" && cancelling) {
+          request.op.redemption = { ...cancelling, reservationKey: null };
+          request.op.cancelled = cancelling.status === "cancelled";
+        }
+        // The last evaluation's answer (the closure runs once per reservation round).
+        const last: { applied: ReturnType<typeof applyAdminOp> } = { applied: { result: {} } };
+        const evaluate = (reservations?: ReadonlyMap<string, ReservationAnswer>) => {
+          const run = startRun(programme, state, { id: request.opId, type: `admin.${request.op.op}`, occurredAt: at, data: {}, silent: false }, { now, reservations });
+          last.applied = applyAdminOp(run, request.op);
+          return finishRun(run);
+        };
+        const { result, reserved } = await this.evaluateReserving(identity, evaluate, now);
+        const applied = last.applied;
         if (applied.refused) {
+          // Nothing of it is stored; what it reserved goes back.
+          await this.abandonReservations([...reserved.values()]);
           const refusal: AdminResult = { kind: "refused", code: applied.refused, detail: applied.detail, path: applied.path };
           if (idempotency && REPLAYABLE_REFUSALS.has(applied.refused)) {
             this.storage.recordIdempotentAnswer(idempotency.key, idempotency.fingerprint, refusal, now);
           }
           return refusal;
         }
-        const result = finishRun(run);
         const answer: AdminResult = { kind: "applied", result: applied.result, outcome: result.outcome };
         if (applied.unchanged) return answer;
-        await this.commit(programme, result, now, { spaceId: request.spaceId, userId: request.userId }, () => {
+        await this.commitReserving(programme, result, reserved, now, identity, () => {
+          if (this.env.TEST_FAULT_INJECTION === "on" && programme.products.get(String((request.op as { product?: string }).product))?.metadata?.testFault === true) {
+            throw new Error("injected fault inside the admin transaction");
+          }
+          if (request.op.op === "cancelRedemption") this.storage.markRedemptionCancelled(request.op.id, now);
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
           if (idempotency) {
             this.storage.recordIdempotentAnswer(idempotency.key, idempotency.fingerprint, answer, now);
             this.storage.pruneIdempotency(now - IDEMPOTENCY_TTL_MS);
           }
         });
+        if (request.op.op === "cancelRedemption" && request.op.restock && cancelling?.reservationId) {
+          // After the commit: the stock goes back once (guarded in D1); a failure is logged.
+          await restockReservation(this.env.DB, cancelling.reservationId, Date.now()).catch((error) =>
+            log(this.env, "error", "user.restock_failed", { redemption: cancelling.id, error: String(error) }),
+          );
+        }
         return answer;
       } catch (error) {
         this.cached = undefined;
@@ -290,6 +429,8 @@ export class UserState extends DurableObject<Env> {
   async erase(): Promise<number> {
     return this.lock.run(async () => {
       const generation = this.generation();
+      // What the user's takes hold in D1 is settled before the record of them goes.
+      if (this.storage.pendingReservations().length > 0) await this.settleReservations();
       await this.ctx.storage.deleteAll();
       this.cached = undefined;
       this.identityRecorded = false;
@@ -398,6 +539,7 @@ export class UserState extends DurableObject<Env> {
     await this.lock.run(async () => {
       const now = Date.now();
       await this.flushOutbox();
+      if (this.storage.pendingReservations().length > 0) await this.settleReservations();
       const due = this.storage.timer("streaks");
       const spaceId = this.storage.spaceId();
       const state = this.cached ?? this.storage.loadState();

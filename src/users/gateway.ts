@@ -36,6 +36,10 @@ const REFUSALS: Record<string, ErrorCode> = {
   frozen: "frozen",
   invalid_request: "invalid_request",
   invalid_transition: "invalid_transition",
+  out_of_stock: "out_of_stock",
+  out_of_codes: "out_of_codes",
+  not_redeemable: "not_redeemable",
+  conflict: "conflict",
 };
 
 export async function runAdminOp(c: Context<AppEnv>, userId: string, op: AdminOp): Promise<Extract<AdminResult, { kind: "applied" }>> {

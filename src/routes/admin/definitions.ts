@@ -12,6 +12,7 @@ import { findDefinition, listDefinitions } from "../../definitions/store";
 import { definitionIdSchema } from "../../definitions/kinds/common";
 import { DEFINITION_KINDS, type DefinitionKind } from "../../definitions/types";
 import { memberCounts } from "../../directory/store";
+import { stockOf } from "../../rewards/inventory";
 import { adminSecurity, errorResponses, jsonContent, listQuerySchema, pageSchema } from "../common";
 import { notifyQuery, startRecomputeFor } from "./audiences";
 
@@ -63,11 +64,23 @@ export function definitionView(row: DefinitionRow): Record<string, unknown> {
   };
 }
 
-/** The views of some rows of a kind; segments also say how many members they have (SPEC §5.5). */
+/**
+ * The views of some rows of a kind. Segments also say how many members they have (SPEC
+ * §5.5); products show the stock that remains (D1's counter) and how much was redeemed.
+ */
 async function viewsOf(c: Context<AppEnv>, kind: DefinitionKind, rows: DefinitionRow[]): Promise<Array<Record<string, unknown>>> {
-  if (kind !== "segments") return rows.map(definitionView);
-  const counts = await memberCounts(c.env.DB, c.var.space.id, rows.map((r) => r.id));
-  return rows.map((row) => ({ ...definitionView(row), memberCount: counts.get(row.id) ?? 0 }));
+  if (kind === "segments") {
+    const counts = await memberCounts(c.env.DB, c.var.space.id, rows.map((r) => r.id));
+    return rows.map((row) => ({ ...definitionView(row), memberCount: counts.get(row.id) ?? 0 }));
+  }
+  if (kind === "products") {
+    const stock = await stockOf(c.env.DB, c.var.space.id, rows.map((r) => r.id));
+    return rows.map((row) => {
+      const held = stock.get(row.id);
+      return { ...definitionView(row), stock: held ? held.remaining : (row.body.stock ?? null), redeemed: held?.redeemed ?? 0 };
+    });
+  }
+  return rows.map(definitionView);
 }
 
 // One handler answers 201 (created) or 200 (replaced/patched); the route types want one

@@ -7,6 +7,7 @@ import { attributeValueSchema } from "../../definitions/effects";
 import { definitionIdSchema } from "../../definitions/kinds/common";
 import { userDocument } from "../../engine/views";
 import { ApiError } from "../../errors";
+import { newId } from "../../lib/ids";
 import { isValidTimeZone } from "../../lib/time";
 import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
 import { eraseFromDirectory } from "../../directory/store";
@@ -47,6 +48,9 @@ const metricParams = userIdParams.extend({ metric: definitionIdSchema });
 const productParams = userIdParams.extend({ product: definitionIdSchema });
 const streakParams = userIdParams.extend({ id: definitionIdSchema });
 const segmentParams = userIdParams.extend({ segmentId: definitionIdSchema });
+const redemptionParams = userIdParams.extend({ id: z.string().min(1).max(128) });
+const redeemSchema = z.strictObject({ product: definitionIdSchema, quantity: z.number().int().min(1).max(1000).default(1) }).openapi("Redemption");
+const cancelSchema = z.strictObject({ restock: z.boolean().default(false) }).openapi("RedemptionCancel");
 
 const route = <P extends string, M extends "get" | "post" | "put" | "patch" | "delete">(method: M, path: P, summary: string) => ({
   method,
@@ -158,6 +162,32 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { userId, product } = c.req.valid("param");
       const applied = await runAdminOp(c, userId, { op: "revoke", product, quantity: c.req.valid("query").quantity ?? null });
+      return c.json(applied.result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/redemptions", "Redeem a reward for a user"),
+      description: "Debits the price, takes stock, allocates a code and grants the product — all or nothing. 409 insufficient_balance, out_of_stock, per_user_limit, out_of_codes; 422 not_redeemable for a product without a price. Honours Idempotency-Key.",
+      request: { params: userIdParams, body: jsonRequestBody(redeemSchema) },
+      responses: { 201: jsonContent(anyObject, "The redemption: { id, product, quantity, price, code?, codes?, balance }"), ...errorResponses } }),
+    async (c) => {
+      const { userId } = c.req.valid("param");
+      const { product, quantity } = c.req.valid("json");
+      const applied = await runAdminOp(c, userId, { op: "redeem", product, quantity, redemption: newId("rdm") });
+      c.header("Location", `/api/loyalty/admin/users/${encodeURIComponent(userId)}/redemptions/${String(applied.result.id)}`);
+      return c.json(applied.result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/redemptions/{id}/cancel", "Cancel a redemption"),
+      description: "Refunds the price (not counted as earned: lifetime unchanged), revokes the product, and with `restock: true` puts the stock back; a code is never reissued. 409 invalid_transition if already cancelled.",
+      request: { params: redemptionParams, body: jsonRequestBody(cancelSchema) },
+      responses: { 200: jsonContent(anyObject, "The cancellation"), ...errorResponses } }),
+    async (c) => {
+      const { userId, id } = c.req.valid("param");
+      const applied = await runAdminOp(c, userId, { op: "cancelRedemption", id, restock: c.req.valid("json").restock });
       return c.json(applied.result, 200);
     },
   );

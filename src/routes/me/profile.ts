@@ -3,7 +3,8 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../http/context";
 import { definitionIdSchema } from "../../definitions/kinds/common";
-import { campaignsView, laddersView, metricsView, profileView, rewardsView, segmentsView, streaksView } from "../../engine/views";
+import { campaignsView, catalogView, laddersView, metricsView, profileView, rewardsView, segmentsView, streaksView } from "../../engine/views";
+import { cachedStock } from "../../rewards/catalog";
 import { ApiError } from "../../errors";
 import { readUser } from "../../users/gateway";
 import { errorResponses, jsonContent, userSecurity } from "../common";
@@ -38,6 +39,17 @@ function one<T extends Record<string, unknown>>(items: T[], key: keyof T, id: st
 }
 
 export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({ ...get("/catalog", "Rewards the caller can redeem"),
+      description: "Rewards with a price: the price, `stock` as available/low/out (from a cache a few seconds old; the redemption itself is exact), whether the caller can afford one and whether they may take one now.",
+      responses: { 200: listOf("The catalogue"), 401: errorResponses[401] } }),
+    async (c) => {
+      const { state, programme } = await mine(c);
+      const rewards = [...programme.products.entries()].filter(([, p]) => p.type === "reward" && p.price !== null).map(([id]) => id);
+      return c.json({ data: catalogView(programme, state, await cachedStock(c.env.DB, c.var.space.id, rewards)) }, 200);
+    },
+  );
+
   app.openapi(createRoute({ ...get("/", "The caller's profile"), responses: { 200: jsonContent(anyObject, "The caller"), 401: errorResponses[401] } }), async (c) => {
     const { state, programme } = await mine(c);
     return c.json({ ...profileView(programme, state, c.var.space.publicAttributes, Date.now()), space: c.var.space.slug }, 200);
