@@ -101,6 +101,7 @@ function productGrant(run: Run, productId: string, quantity: number, origin: Ori
   const granted = grantProduct(run, productId, quantity, origin, via);
   if ("refused" in granted) {
     const failed = granted.refused === "unknown_product" || granted.refused === "not_reserved";
+    if (granted.refused === "already_held") return { status: "skipped", reason: granted.refused, product: productId };
     return { status: failed ? "failed" : "skipped", reason: granted.refused, product: productId, quantity };
   }
   return { status: "applied", product: productId, quantity: granted.quantity, ...(granted.codes.length > 0 ? { codes: granted.codes } : {}) };

@@ -17,6 +17,7 @@ import {
   type LedgerEntryDraft,
   type OutboxMessage,
   type Programme,
+  type ReservationAnswer,
   type UserState,
 } from "../../src/engine/types";
 
@@ -104,6 +105,8 @@ export interface SendOptions {
   now?: number;
   silent?: boolean;
   explain?: boolean;
+  /** Answers to a planning run's reservation needs (absent: the run plans). */
+  reservations?: ReadonlyMap<string, ReservationAnswer>;
 }
 
 /**
@@ -134,13 +137,13 @@ export class Sim {
   send(type: string, data: Record<string, unknown> = {}, o: SendOptions = {}): EvaluationResult {
     const at = o.at ?? AT;
     const root = { id: o.id ?? `e${++this.n}`, type, occurredAt: at, data, silent: o.silent ?? false };
-    return this.keep(applyEvent(this.programme, this.state, root, { now: o.now ?? Date.parse(at), explain: o.explain ?? true }));
+    return this.keep(applyEvent(this.programme, this.state, root, { now: o.now ?? Date.parse(at), explain: o.explain ?? true, reservations: o.reservations }));
   }
 
   /** An admin operation the way the user's Durable Object runs it: refused → nothing kept. */
-  admin(op: AdminOp, o: { at?: string; now?: number; id?: string } = {}) {
+  admin(op: AdminOp, o: { at?: string; now?: number; id?: string; reservations?: ReadonlyMap<string, ReservationAnswer> } = {}) {
     const at = o.at ?? AT;
-    const run = startRun(this.programme, this.state, { id: o.id ?? `op${++this.n}`, type: `admin.${op.op}`, occurredAt: at, data: {}, silent: false }, { now: o.now ?? Date.parse(at), explain: true });
+    const run = startRun(this.programme, this.state, { id: o.id ?? `op${++this.n}`, type: `admin.${op.op}`, occurredAt: at, data: {}, silent: false }, { now: o.now ?? Date.parse(at), explain: true, reservations: o.reservations });
     const applied = applyAdminOp(run, op);
     if (applied.refused) return { refused: applied, result: undefined };
     return { refused: undefined, applied: applied.result, result: this.keep(finishRun(run)) };
@@ -150,14 +153,16 @@ export class Sim {
     return this.state.metrics[metricId];
   }
 
-  /** SPEC §5.7: balance = sum of the ledger; lifetime = sum of positive entries. */
+  /** SPEC §5.7: balance = sum of the ledger; lifetime = sum of positive entries (refunds excepted). */
   assertLedger(): void {
     const metrics = new Set([...Object.keys(this.state.metrics), ...this.ledger.map((e) => e.metric)]);
     for (const id of metrics) {
       const entries = this.ledger.filter((e) => e.metric === id);
       const held = this.state.metrics[id] ?? { balance: 0, lifetime: 0 };
       expect({ metric: id, balance: entries.reduce((s, e) => s + e.delta, 0) }).toEqual({ metric: id, balance: held.balance });
-      expect({ metric: id, lifetime: entries.reduce((s, e) => s + Math.max(0, e.delta), 0) }).toEqual({ metric: id, lifetime: held.lifetime });
+      // A refund gives back what was spent: positive, but not earned (SPEC §7).
+      const earned = entries.filter((e) => e.reason !== "refund").reduce((s, e) => s + Math.max(0, e.delta), 0);
+      expect({ metric: id, lifetime: earned }).toEqual({ metric: id, lifetime: held.lifetime });
       let running = 0;
       for (const e of entries) {
         running += e.delta;

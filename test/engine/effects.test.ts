@@ -277,15 +277,102 @@ describe("webhook.send and push.send", () => {
   });
 });
 
-describe("effects the engine does not support yet", () => {
-  it("product.redeem fails with not_supported_yet while the others still apply", () => {
-    const sim = simOf([add("points", 5), { type: "product.redeem", product: "ticket" }, { type: "product.grant", product: "badge" }]);
-    const r = sim.send("go");
-    expect(effectsOf(r).map((e) => [e.type, e.status, e.reason])).toEqual([
-      ["metric.add", "applied", undefined],
-      ["product.redeem", "failed", "not_supported_yet"],
-      ["product.grant", "applied", undefined],
+describe("product.redeem and grants backed by reservations (SPEC §4.2, §6)", () => {
+  const reward = (id: string, body: Record<string, unknown> = {}) => product(id, { type: "reward", price: { metric: "points", amount: 40 }, ...body });
+  const redeemSim = (effects: Array<Record<string, unknown>>) => simOf(effects, [reward("scarf"), reward("shirt", { stock: 5 }), product("free-reward", { type: "reward" })]);
+
+  it("a planning run lists the takes that need a reservation (stock or a reward) and assumes they succeed", () => {
+    const sim = redeemSim([
+      { type: "product.grant", product: "ticket" },
+      { type: "product.grant", product: "free-reward" },
+      { type: "product.grant", product: "free-reward" },
     ]);
-    expect([sim.state.metrics.points, sim.state.products.badge]).toEqual([{ balance: 5, lifetime: 5 }, 1]);
+    const r = sim.send("go", {}, { id: "e1" });
+    expect(r.needs).toEqual([
+      { key: "e1|c|s|free-reward|0", product: "free-reward", quantity: 1 },
+      { key: "e1|c|s|free-reward|1", product: "free-reward", quantity: 1 },
+    ]);
+    expect(effectsOf(r).map((e) => e.status)).toEqual(["applied", "applied", "applied"]);
+    expect(r.used).toEqual([]);
+  });
+
+  it.each<[string, Record<string, unknown>, string, string | undefined]>([
+    ["reserved with a code", { id: "rsv_1", codes: ["CODE-1"] }, "applied", undefined],
+    ["out of stock", { refused: "out_of_stock" }, "skipped", "out_of_stock"],
+    ["out of codes", { refused: "out_of_codes" }, "skipped", "out_of_codes"],
+  ])("a grant whose reservation is %s", (_name, answer, status, reason) => {
+    const sim = redeemSim([{ type: "product.grant", product: "free-reward" }, add("points", 5)]);
+    const r = sim.send("go", {}, { id: "e1", reservations: new Map([["e1|c|s|free-reward|0", answer as never]]) });
+    expect(effectsOf(r)[0]).toMatchObject({ type: "product.grant", status, ...(reason ? { reason } : {}) });
+    expect(effectsOf(r)[1]!.status).toBe("applied");
+    if (status === "applied") {
+      expect(sim.state.products["free-reward"]).toBe(1);
+      expect(sim.state.codes).toEqual({ "free-reward": ["CODE-1"] });
+      expect(r.used).toEqual(["e1|c|s|free-reward|0"]);
+      expect(r.derived.find((d) => d.type === "loyalty.product.granted")!.data).toEqual({ product: "free-reward", quantity: 1, code: "CODE-1", codes: ["CODE-1"], via: "effect" });
+    } else {
+      expect(sim.state.products["free-reward"]).toBeUndefined();
+      expect(r.used).toEqual([]);
+    }
+  });
+
+  it("a take the planning run did not foresee fails as not_reserved and is asked for", () => {
+    const sim = redeemSim([{ type: "product.grant", product: "free-reward" }]);
+    const r = sim.send("go", {}, { id: "e1", reservations: new Map() });
+    expect(effectsOf(r)[0]).toMatchObject({ status: "failed", reason: "not_reserved" });
+    expect(r.needs).toEqual([{ key: "e1|c|s|free-reward|0", product: "free-reward", quantity: 1 }]);
+  });
+
+  it("product.redeem spends the price and grants, in that order of events, with the redemption recorded", () => {
+    const sim = redeemSim([{ type: "product.redeem", product: "scarf", quantity: 2 }]);
+    seed(sim, "points", 100);
+    const r = sim.send("go", {}, { id: "e1", reservations: new Map([["e1|c|s|scarf|0", { id: "rsv_9", codes: [] }]]) });
+    expect(effectsOf(r)[0]).toEqual({ type: "product.redeem", status: "applied", product: "scarf", quantity: 2, redemption: "rdm:e1:1", price: { metric: "points", amount: 80 } });
+    expect(sim.state.metrics.points).toEqual({ balance: 20, lifetime: 100 });
+    expect(sim.state.products.scarf).toBe(2);
+    expect(r.ledger.at(-1)).toMatchObject({ metric: "points", delta: -80, reason: "redemption", source: { eventId: "e1", campaign: "c", step: "s", redemption: "rdm:e1:1" } });
+    const rewardEvents = ["loyalty.product.granted", "loyalty.metric.changed", "loyalty.reward.redeemed"];
+    expect(derivedTypes(r).filter((t) => rewardEvents.includes(t))).toEqual(rewardEvents);
+    expect(r.redemptions).toEqual([{ id: "rdm:e1:1", product: "scarf", quantity: 2, price: { metric: "points", amount: 80 }, codes: [], reservationKey: "e1|c|s|scarf|0" }]);
+  });
+
+  it.each<[string, string, number, string]>([
+    ["a balance short of the price", "scarf", 39, "insufficient_balance"],
+    ["a product without a price", "ticket", 1000, "not_redeemable"],
+    ["a badge", "badge", 1000, "not_redeemable"],
+    ["an unknown product", "nope", 1000, "unknown_product"],
+  ])("product.redeem with %s changes nothing and reserves nothing", (_name, productId, balance, reason) => {
+    const sim = redeemSim([{ type: "product.redeem", product: productId }]);
+    seed(sim, "points", balance);
+    const r = sim.send("go", {}, { id: "e1" });
+    expect(effectsOf(r)[0]).toMatchObject({ reason });
+    expect(r.needs).toEqual([]);
+    expect(sim.state.metrics.points!.balance).toBe(balance);
+    expect(sim.state.products[productId]).toBeUndefined();
+  });
+
+  it("a redemption refused by stock leaves the balance untouched (all or nothing)", () => {
+    const sim = redeemSim([{ type: "product.redeem", product: "shirt" }]);
+    seed(sim, "points", 100);
+    const r = sim.send("go", {}, { id: "e1", reservations: new Map([["e1|c|s|shirt|0", { refused: "out_of_stock" as const }]]) });
+    expect(effectsOf(r)[0]).toMatchObject({ status: "skipped", reason: "out_of_stock" });
+    expect(sim.state.metrics.points).toEqual({ balance: 100, lifetime: 100 });
+    expect(r.redemptions).toEqual([]);
+  });
+
+  it("cancelling a redemption refunds without earning (lifetime unchanged), revokes and withdraws its codes", () => {
+    const sim = redeemSim([]);
+    seed(sim, "points", 100);
+    const redeemed = sim.admin({ op: "redeem", product: "scarf", quantity: 1, redemption: "rdm_1" }, { id: "op1", reservations: new Map([["op1|||scarf|0", { id: "rsv_1", codes: ["K1"] }]]) });
+    expect(redeemed.applied).toEqual({ id: "rdm_1", product: "scarf", quantity: 1, price: { metric: "points", amount: 40 }, code: "K1", codes: ["K1"], balance: 60 });
+    const record = { id: "rdm_1", product: "scarf", quantity: 1, price: { metric: "points", amount: 40 }, codes: ["K1"], reservationKey: null };
+    const cancelled = sim.admin({ op: "cancelRedemption", id: "rdm_1", restock: false, redemption: record });
+    expect(cancelled.applied).toEqual({ id: "rdm_1", status: "cancelled", refunded: { metric: "points", amount: 40 }, revoked: 1, restocked: false });
+    expect(sim.state.metrics.points).toEqual({ balance: 100, lifetime: 100 });
+    expect(sim.state.products.scarf).toBeUndefined();
+    expect(sim.state.codes).toEqual({});
+    expect(derivedTypes(cancelled.result!)).toEqual(["loyalty.metric.changed", "loyalty.product.revoked", "loyalty.redemption.cancelled"]);
+    expect(sim.admin({ op: "cancelRedemption", id: "rdm_2", restock: false }).refused).toMatchObject({ refused: "not_found" });
+    expect(sim.admin({ op: "cancelRedemption", id: "rdm_1", restock: false, redemption: record, cancelled: true }).refused).toMatchObject({ refused: "invalid_transition" });
   });
 });
