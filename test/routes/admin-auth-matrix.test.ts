@@ -105,6 +105,9 @@ async function victimKey(slug: string): Promise<string> {
 // | GET    | /segments/{id}/users                   | read        | 200     |                              |
 // | GET    | /jobs                                  | read        | 200     |                              |
 // | GET    | /jobs/{id}                             | read        | 200     | (a dynamic segment's job)    |
+// | POST   | /users/{userId}/redemptions            | users:write | 201     | { product } (points first)   |
+// | POST   | /users/{userId}/redemptions/{id}/cancel| users:write | 200     | { restock } (redeemed first) |
+// | POST   | /products/{id}/codes                   | admin       | 200     | { codes: [one new code] }    |
 // ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
 // The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
 const ROUTES: RouteCase[] = [
@@ -189,6 +192,7 @@ const ROUTES: RouteCase[] = [
   ...definitionRoutes(),
   ...userRoutes(),
   ...audienceRoutes(),
+  ...rewardRoutes(),
 ];
 
 /** Reads a definition for snapshots: its status and body (or just the status). */
@@ -276,6 +280,8 @@ const USER_STREAK = "matrix-streak";
 const STREAK_EVENT = "matrix_visit";
 /** A static segment the membership rows add users to and remove them from. */
 const USER_SEGMENT = "matrix-static";
+/** A reward costing 1 matrix point, for the redemption rows. */
+const USER_REWARD = "matrix-reward";
 
 /** A user id no other prepare uses, so rows and tests never share a user. */
 const freshUser = () => uniqueSlug("mu");
@@ -459,6 +465,50 @@ function userRoutes(): RouteCase[] {
   ];
 }
 
+/** Redemptions and code pools (SPEC §4.2, §7). */
+function rewardRoutes(): RouteCase[] {
+  /** A user holding 10 matrix points (root key), ready to redeem. */
+  const funded = async (f: Fixture) => {
+    const user = freshUser();
+    await rootWrite(f, "POST", `/users/${user}/metrics/${USER_METRIC}/adjust`, { amount: 10, reason: "matrix" }, 201);
+    return user;
+  };
+  return [
+    {
+      method: "POST",
+      template: "/users/{userId}/redemptions",
+      needs: "users:write",
+      success: 201,
+      prepare: async (f) => {
+        const user = await funded(f);
+        return { path: `/users/${user}/redemptions`, user, body: { product: USER_REWARD } };
+      },
+      snapshot: async (f, p) => userState(f, p.user!),
+    },
+    {
+      method: "POST",
+      template: "/users/{userId}/redemptions/{id}/cancel",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        const user = await funded(f);
+        const res = await call(`${ADMIN}/users/${user}/redemptions`, { space: f.space.slug, body: { product: USER_REWARD } });
+        expect(res.status, await res.clone().text()).toBe(201);
+        const { id } = await json(res);
+        return { path: `/users/${user}/redemptions/${id}/cancel`, user, body: { restock: true } };
+      },
+      snapshot: async (f, p) => userState(f, p.user!),
+    },
+    {
+      method: "POST",
+      template: "/products/{id}/codes",
+      needs: "admin",
+      success: 200,
+      prepare: async () => ({ path: `/products/${USER_REWARD}/codes`, body: { codes: [uniqueSlug("code")] } }),
+    },
+  ];
+}
+
 /** The directory, segment members and jobs (SPEC §5.5, §5.8): reads of the D1 indexes. */
 function audienceRoutes(): RouteCase[] {
   return [
@@ -510,6 +560,7 @@ function fixture(): Promise<Fixture> {
     await createDefinition(space, "metrics", { id: USER_METRIC, name: "Matrix points", kind: "currency" });
     await createDefinition(space, "products", { id: USER_ITEM, name: "Matrix item", type: "item" });
     await createDefinition(space, "segments", { id: USER_SEGMENT, name: "Matrix static", type: "static" });
+    await createDefinition(space, "products", { id: USER_REWARD, name: "Matrix reward", type: "reward", price: { metric: USER_METRIC, amount: 1 } });
     // What the streak restore row breaks and restores.
     await createDefinition(space, "streaks", { id: USER_STREAK, name: "Matrix streak", period: "day" });
     await createDefinition(space, "campaigns", {
@@ -825,7 +876,7 @@ describe("space resolution for space keys", () => {
 describe("the matrix's transport", () => {
   // Two SELF.fetch calls per row (~75 rows), each slower than the one before (see the top
   // of the file): ~3 s alone, close to the default 5 s on a loaded machine.
-  it("through SELF.fetch every route answers as through the in-process handler", { timeout: 20_000 }, async () => {
+  it("through SELF.fetch every route answers as through the in-process handler", { timeout: 60_000 }, async () => {
     const f = await fixture();
     for (const route of ROUTES) {
       const label = `${route.method} ${route.template}`;
