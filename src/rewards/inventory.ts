@@ -89,8 +89,9 @@ export async function releaseReservation(d1: D1Database, id: string, now: number
   await d1.batch([
     d1
       .prepare(
-        `UPDATE product_stock SET remaining = remaining + r.quantity, redeemed = redeemed - r.quantity
-         FROM (SELECT space_id, product_id, quantity FROM reservations WHERE id = ?1 AND status = 'reserved' AND stock_taken = 1) AS r
+        `UPDATE product_stock SET remaining = CASE WHEN r.stock_taken = 1 THEN remaining + r.quantity ELSE remaining END,
+           redeemed = redeemed - r.quantity
+         FROM (SELECT space_id, product_id, quantity, stock_taken FROM reservations WHERE id = ?1 AND status = 'reserved') AS r
          WHERE product_stock.space_id = r.space_id AND product_stock.product_id = r.product_id`,
       )
       .bind(id),
@@ -107,8 +108,9 @@ export async function restockReservation(d1: D1Database, id: string, now: number
   await d1.batch([
     d1
       .prepare(
-        `UPDATE product_stock SET remaining = remaining + r.quantity, redeemed = redeemed - r.quantity
-         FROM (SELECT space_id, product_id, quantity FROM reservations WHERE id = ?1 AND status = 'confirmed' AND stock_taken = 1) AS r
+        `UPDATE product_stock SET remaining = CASE WHEN r.stock_taken = 1 THEN remaining + r.quantity ELSE remaining END,
+           redeemed = redeemed - r.quantity
+         FROM (SELECT space_id, product_id, quantity, stock_taken FROM reservations WHERE id = ?1 AND status = 'confirmed') AS r
          WHERE product_stock.space_id = r.space_id AND product_stock.product_id = r.product_id`,
       )
       .bind(id),

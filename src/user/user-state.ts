@@ -12,7 +12,7 @@ import { sha256Hex } from "../crypto/hash";
 import { confirmReservations, releaseReservation, reserve, restockReservation } from "../rewards/inventory";
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
-import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue } from "./storage";
+import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue, type RedemptionRow } from "./storage";
 
 // One object per (space, user): the single writer of that user's loyalty state (SPEC
 // §1.2). It is thin: it loads state, asks the pure engine, and stores the result — state,
@@ -60,7 +60,16 @@ export type AdminResult =
   | { kind: "error"; message: string };
 
 /** Refusals that are a business decision, stored for replay like a success (not 400/404). */
-const REPLAYABLE_REFUSALS = new Set(["insufficient_balance", "above_max", "per_user_limit", "frozen", "invalid_transition"]);
+const REPLAYABLE_REFUSALS = new Set([
+  "insufficient_balance",
+  "above_max",
+  "per_user_limit",
+  "frozen",
+  "invalid_transition",
+  "out_of_stock",
+  "out_of_codes",
+  "not_redeemable",
+]);
 
 export interface RecomputeRequest {
   spaceId: string;
@@ -204,6 +213,7 @@ export class UserState extends DurableObject<Env> {
       }
       result = evaluate(answers);
     }
+    if (reserved.size === 0) await this.refreshReservationTimer(); // all refused: nothing to watch
     return { result, reserved };
   }
 
@@ -245,6 +255,16 @@ export class UserState extends DurableObject<Env> {
     } catch (error) {
       log(this.env, "warn", "user.release_failed", { error: String(error) });
     }
+    await this.refreshReservationTimer();
+  }
+
+  /** The sweep timer runs while (and only while) reservations are pending. */
+  private async refreshReservationTimer(): Promise<void> {
+    const pending = this.storage.pendingReservations().length > 0;
+    const set = this.storage.timer("reservations") !== null;
+    if (pending === set) return;
+    this.storage.setTimer("reservations", pending ? Date.now() + RESERVATION_SWEEP_MS : null);
+    await this.syncAlarm();
   }
 
   /**
@@ -265,9 +285,9 @@ export class UserState extends DurableObject<Env> {
     } catch (error) {
       log(this.env, "warn", "user.reservation_settle_failed", { error: String(error), pending: pending.length });
     }
-    const left = this.storage.pendingReservations().length > 0;
-    this.storage.setTimer("reservations", left ? Date.now() + RESERVATION_SWEEP_MS : null);
-    await this.syncAlarm();
+    // Still pending (D1 unreachable): try again a little later.
+    this.storage.setTimer("reservations", null);
+    await this.refreshReservationTimer();
   }
 
   /**
@@ -540,6 +560,7 @@ export class UserState extends DurableObject<Env> {
       const now = Date.now();
       await this.flushOutbox();
       if (this.storage.pendingReservations().length > 0) await this.settleReservations();
+      else await this.refreshReservationTimer();
       const due = this.storage.timer("streaks");
       const spaceId = this.storage.spaceId();
       const state = this.cached ?? this.storage.loadState();
@@ -585,6 +606,11 @@ export class UserState extends DurableObject<Env> {
   /** Test and operator check of the ledger invariant: balance = sum of entries. */
   async ledgerSum(metric: string): Promise<number> {
     return this.storage.ledgerSum(metric);
+  }
+
+  /** A redemption this user made (SPEC §7), or null. */
+  async redemption(id: string): Promise<RedemptionRow | null> {
+    return this.storage.redemption(id) ?? null;
   }
 
   async outboxSize(): Promise<number> {

@@ -289,6 +289,131 @@ describe("stock through product.grant effects", () => {
   });
 });
 
+describe("several takes in one event", () => {
+  it("two grants of a product with stock 1 in one step: one applied, one skipped out_of_stock", async () => {
+    const admin = await freshAdmin();
+    await admin.define("metrics", "points", points);
+    await admin.define("products", "ticket", { type: "item", name: "Ticket", stock: 1 });
+    await admin.define("campaigns", "on-buy", onEvent("buy", [grant("ticket"), grant("ticket"), addPoints(5)]));
+    const userId = uniqueUser();
+    const outcome = await admin.apply({ id: "buy-1", userId, type: "buy" });
+    expect(outcome.effects).toEqual([
+      grantReport("on-buy", "ticket", { status: "applied" }),
+      grantReport("on-buy", "ticket", { status: "skipped", reason: "out_of_stock" }),
+      pointsReport("on-buy", 5, 5),
+    ]);
+    expect(await stockOf(admin, "ticket")).toEqual({ stock: 0, redeemed: 1 });
+    expect((await reservationsOf(admin)).map((r) => r.status)).toEqual(["confirmed"]);
+    expect(await objectReservations(admin, userId)).toEqual({ pending: [], applied: [expect.stringMatching(/^rsv_/)] });
+  });
+
+  it("stock and codes together are all or none: no code without stock, no stock without a code", async () => {
+    const admin = await freshAdmin();
+    await admin.define("metrics", "points", points);
+    await admin.define("products", "few-codes", { type: "reward", name: "Few codes", stock: 5 });
+    await admin.define("products", "few-units", { type: "reward", name: "Few units", stock: 1 });
+    await addCodes(admin, "few-codes", ["FC1"]);
+    await addCodes(admin, "few-units", ["FU1", "FU2", "FU3"]);
+    await admin.define("campaigns", "on-buy", onEvent("buy", [grant("few-codes"), grant("few-units"), addPoints(5)]));
+
+    const first = await admin.apply({ id: "buy-1", userId: uniqueUser(), type: "buy" });
+    expect(first.effects).toEqual([
+      grantReport("on-buy", "few-codes", { status: "applied", codes: ["FC1"] }),
+      grantReport("on-buy", "few-units", { status: "applied", codes: ["FU1"] }),
+      pointsReport("on-buy", 5, 5),
+    ]);
+    const second = await admin.apply({ id: "buy-2", userId: uniqueUser(), type: "buy" });
+    expect(second.effects).toEqual([
+      grantReport("on-buy", "few-codes", { status: "skipped", reason: "out_of_codes" }),
+      grantReport("on-buy", "few-units", { status: "skipped", reason: "out_of_stock" }),
+      pointsReport("on-buy", 5, 5),
+    ]);
+    // The refused takes took nothing: 4 of 5 left (not 3), and 2 codes still free.
+    expect(await stockOf(admin, "few-codes")).toEqual({ stock: 4, redeemed: 1 });
+    expect(await stockOf(admin, "few-units")).toEqual({ stock: 0, redeemed: 1 });
+    expect(await pool(admin, "few-codes")).toEqual({ available: 0, allocated: 1 });
+    expect(await pool(admin, "few-units")).toEqual({ available: 2, allocated: 1 });
+    expect(await reservationsOf(admin)).toHaveLength(2);
+  });
+
+  it("a take planned for a cascade that does not happen is released, not confirmed", async () => {
+    const admin = await freshAdmin();
+    await admin.define("metrics", "points", points);
+    await admin.define("products", "first", { type: "item", name: "First", stock: 0 });
+    await admin.define("products", "bonus", { type: "reward", name: "Bonus", stock: 2 });
+    await addCodes(admin, "bonus", ["B1", "B2"]);
+    await admin.define("campaigns", "on-buy", onEvent("buy", [grant("first"), addPoints(5)]));
+    // Granting `first` would grant `bonus` (a derived event): planned, then not applied.
+    await admin.define("campaigns", "chain", {
+      ...onEvent("loyalty.product.granted", [grant("bonus")]),
+      steps: [
+        {
+          id: "s",
+          name: "S",
+          trigger: { eventType: "loyalty.product.granted", conditions: { path: "event.data.product", op: "eq", value: "first" } },
+          effects: [grant("bonus")],
+        },
+      ],
+    });
+    const userId = uniqueUser();
+    const outcome = await admin.apply({ id: "buy-1", userId, type: "buy" });
+    expect(outcome.effects).toEqual([grantReport("on-buy", "first", { status: "skipped", reason: "out_of_stock" }), pointsReport("on-buy", 5, 5)]);
+    expect(await stockOf(admin, "bonus")).toEqual({ stock: 2, redeemed: 0 });
+    expect(await pool(admin, "bonus")).toEqual({ available: 2, allocated: 0 });
+    expect((await reservationsOf(admin, userId)).map((r) => [r.product_id, r.status])).toEqual([["bonus", "released"]]);
+    expect(await objectReservations(admin, userId)).toEqual({ pending: [], applied: [] });
+    expect(await myRewards(admin, userId)).toEqual([]);
+
+    // With stock, the cascade happens and both takes are confirmed.
+    await admin.at("PATCH", "/products/first", { stock: 1 });
+    const again = await admin.apply({ id: "buy-2", userId, type: "buy" });
+    expect(again.effects).toEqual([
+      grantReport("on-buy", "first", { status: "applied" }),
+      pointsReport("on-buy", 5, 10),
+      grantReport("chain", "bonus", { status: "applied", codes: ["B1"] }),
+    ]);
+    expect(await stockOf(admin, "bonus")).toEqual({ stock: 1, redeemed: 1 });
+    expect(await myRewards(admin, userId)).toEqual([
+      { product: "bonus", type: "reward", name: "Bonus", quantity: 1, codes: ["B1"] },
+      { product: "first", type: "item", name: "First", quantity: 1, codes: [] },
+    ]);
+  });
+
+  it("the same event sent again takes nothing more", async () => {
+    const admin = await freshAdmin();
+    await admin.define("metrics", "points", points);
+    await admin.define("products", "scarf", { type: "reward", name: "Scarf", stock: 5 });
+    await addCodes(admin, "scarf", ["S1", "S2"]);
+    await admin.define("campaigns", "on-buy", onEvent("buy", [grant("scarf")]));
+    const userId = uniqueUser();
+    const first = await admin.event({ id: "buy-1", userId, type: "buy" });
+    expect(first.status, first.text).toBe(201);
+    const again = await admin.event({ id: "buy-1", userId, type: "buy" });
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.duplicate).toBe(true);
+    expect(again.body.outcome.effects).toEqual(first.body.outcome.effects);
+    expect(await stockOf(admin, "scarf")).toEqual({ stock: 4, redeemed: 1 });
+    expect(await pool(admin, "scarf")).toEqual({ available: 1, allocated: 1 });
+    expect(await myRewards(admin, userId)).toEqual([{ product: "scarf", type: "reward", name: "Scarf", quantity: 1, codes: ["S1"] }]);
+  });
+
+  it("a badge with stock: already_held takes no stock", async () => {
+    const admin = await freshAdmin();
+    await admin.define("metrics", "points", points);
+    await admin.define("products", "medal", { type: "badge", name: "Medal", stock: 2 });
+    await admin.define("campaigns", "on-buy", onEvent("buy", [grant("medal"), addPoints(5)]));
+    const userId = uniqueUser();
+    await admin.apply({ id: "b1", userId, type: "buy" });
+    const second = await admin.apply({ id: "b2", userId, type: "buy" });
+    expect(second.effects).toEqual([
+      { campaign: "on-buy", step: "s", type: "product.grant", status: "skipped", reason: "already_held", product: "medal" },
+      pointsReport("on-buy", 5, 10),
+    ]);
+    expect(await stockOf(admin, "medal")).toEqual({ stock: 1, redeemed: 1 });
+    expect(await reservationsOf(admin)).toHaveLength(1);
+  });
+});
+
 describe("a fault inside the event transaction", () => {
   it("answers 500, and the stock, the codes and the user's holdings are as before; the next event works", async () => {
     const admin = await freshAdmin();
@@ -296,7 +421,10 @@ describe("a fault inside the event transaction", () => {
     await admin.define("products", "scarf", { type: "reward", name: "Scarf", stock: 3 });
     await addCodes(admin, "scarf", ["F1", "F2", "F3"]);
     await admin.define("campaigns", "on-visit", onEvent("visit", [addPoints(1)]));
-    await admin.define("campaigns", "on-fault", onEvent(FAULT_EVENT_TYPE, [grant("scarf"), addPoints(100)]));
+    // Unlimited stock, a code pool: its release must give back the code and the `redeemed` count.
+    await admin.define("products", "pass", { type: "reward", name: "Pass" });
+    await addCodes(admin, "pass", ["P1"]);
+    await admin.define("campaigns", "on-fault", onEvent(FAULT_EVENT_TYPE, [grant("scarf"), grant("pass"), addPoints(100)]));
     await admin.define("campaigns", "on-buy", onEvent("buy", [grant("scarf")]));
     const userId = uniqueUser();
     await admin.apply({ id: "v-1", userId, type: "visit" });
@@ -308,8 +436,13 @@ describe("a fault inside the event transaction", () => {
     expect(await stockOf(admin, "scarf")).toEqual({ stock: 3, redeemed: 0 });
     expect(await pool(admin, "scarf")).toEqual({ available: 3, allocated: 0 });
     expect((await codeOwners(admin, "scarf")).every((c) => c.user_id === null && c.reservation_id === null)).toBe(true);
+    expect(await stockOf(admin, "pass")).toEqual({ stock: null, redeemed: 0 });
+    expect(await pool(admin, "pass")).toEqual({ available: 1, allocated: 0 });
     const rows = await reservationsOf(admin, userId);
-    expect(rows.map((r) => r.status)).toEqual(["released"]);
+    expect(rows.map((r) => [r.product_id, r.status]).sort()).toEqual([
+      ["pass", "released"],
+      ["scarf", "released"],
+    ]);
     expect(await objectReservations(admin, userId)).toEqual({ pending: [], applied: [] });
     // The user holds nothing of it and kept only what committed.
     expect(await myRewards(admin, userId)).toEqual([]);
@@ -322,7 +455,7 @@ describe("a fault inside the event transaction", () => {
     expect(await stockOf(admin, "scarf")).toEqual({ stock: 2, redeemed: 1 });
     expect(await pool(admin, "scarf")).toEqual({ available: 2, allocated: 1 });
     expect(await myRewards(admin, userId)).toEqual([{ product: "scarf", type: "reward", name: "Scarf", quantity: 1, codes: ["F1"] }]);
-    expect((await reservationsOf(admin, userId)).map((r) => r.status).sort()).toEqual(["confirmed", "released"]);
+    expect((await reservationsOf(admin, userId)).map((r) => r.status).sort()).toEqual(["confirmed", "released", "released"]);
     expect(await objectReservations(admin, userId)).toEqual({ pending: [], applied: [expect.stringMatching(/^rsv_/)] });
   });
 

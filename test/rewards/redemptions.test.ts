@@ -315,6 +315,18 @@ describe("a redemption that fails inside the user's transaction", () => {
     expect(await admin.stub(userId).ledgerSum("points")).toBe(200);
     expectProblemReply(await admin.redeem(userId, { product: "scarf" }), 409, "out_of_stock");
   });
+
+  it("a failed redemption of an unlimited reward is not counted as redeemed", async () => {
+    const admin = await fresh();
+    await admin.define("products", "faulty", reward(100, null, { name: "Faulty", metadata: { testFault: true } }));
+    const userId = uniqueUser("fault-unl");
+    await admin.seed(userId, 500);
+    expectProblemReply(await admin.redeem(userId, { product: "faulty", quantity: 2 }), 500, "internal_error");
+    expect(await reservationsOf(admin, "faulty")).toEqual({ released: 1 });
+    expect(await admin.holdings(userId)).toEqual({ balance: 500, lifetime: 500, rewards: [] });
+    // "Units taken by confirmed or pending grants and redemptions, minus restocks": none.
+    expect(await admin.product("faulty")).toEqual({ stock: null, redeemed: 0 });
+  });
 });
 
 describe("refused redemptions", () => {
@@ -364,7 +376,7 @@ describe("refused redemptions", () => {
     expect((await admin.holdings(other)).balance).toBe(100);
   });
 
-  it.each([0, 1001, 1.5, -1, "1"])("quantity %s is 400 at quantity", async (quantity) => {
+  it.each([0, 1001, 1.5, -1, "1"])("quantity %j is 400 at quantity", async (quantity) => {
     const admin = await fresh();
     await admin.define("products", "scarf", reward(1, 10));
     const userId = uniqueUser("q");
@@ -406,20 +418,28 @@ describe("refused redemptions", () => {
     expect((await admin.holdings(userId)).balance).toBe(150);
   });
 
-  it("a refused take leaves no reservation alarm behind: the object's alarm does not keep re-arming", async () => {
+  it.each([
+    ["an out_of_stock refusal", { product: "scarf", quantity: 2 }, 409, "out_of_stock"],
+    ["a failed transaction", { product: "faulty" }, 500, "internal_error"],
+  ] as const)("%s leaves no reservation timer behind: the object's alarm does not keep re-arming", async (_name, body, status, code) => {
     const admin = await fresh();
     await admin.define("products", "scarf", reward(10, 1));
+    await admin.define("products", "faulty", reward(10, 1, { metadata: { testFault: true } }));
     const userId = uniqueUser("alarm");
     await admin.seed(userId, 100);
-    expectProblemReply(await admin.redeem(userId, { product: "scarf", quantity: 2 }), 409, "out_of_stock");
+    expectProblemReply(await admin.redeem(userId, { ...body }), status, code);
     expect((await objectRows(admin, userId)).pending).toBe(0);
-    // Whatever the object scheduled for the refused take, one alarm run settles it for good.
+    // Nothing is pending, so whatever the take scheduled is settled by one alarm run (a
+    // second run would find nothing to do). A timer left behind re-arms the alarm at a
+    // past time on every run: an endless alarm loop for the user.
+    await runDurableObjectAlarm(admin.stub(userId));
     await runDurableObjectAlarm(admin.stub(userId));
     const left = await runInDurableObject(admin.stub(userId), async (_instance: UserState, state) => ({
       alarm: await state.storage.getAlarm(),
       timers: state.storage.sql.exec<{ name: string }>(`SELECT name FROM timers ORDER BY name`).toArray().map((t) => t.name),
     }));
     expect(left).toEqual({ alarm: null, timers: [] });
+    expect(await admin.product(body.product)).toEqual({ stock: 1, redeemed: 0 });
   });
 });
 

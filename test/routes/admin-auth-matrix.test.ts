@@ -107,6 +107,7 @@ async function victimKey(slug: string): Promise<string> {
 // | GET    | /jobs/{id}                             | read        | 200     | (a dynamic segment's job)    |
 // | POST   | /users/{userId}/redemptions            | users:write | 201     | { product } (points first)   |
 // | POST   | /users/{userId}/redemptions/{id}/cancel| users:write | 200     | { restock } (redeemed first) |
+// | GET    | /users/{userId}/redemptions/{id}       | read        | 200     | (redeemed first)             |
 // | POST   | /products/{id}/codes                   | admin       | 200     | { codes: [one new code] }    |
 // ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
 // The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
@@ -498,6 +499,18 @@ function rewardRoutes(): RouteCase[] {
         return { path: `/users/${user}/redemptions/${id}/cancel`, user, body: { restock: true } };
       },
       snapshot: async (f, p) => userState(f, p.user!),
+    },
+    {
+      method: "GET",
+      template: "/users/{userId}/redemptions/{id}",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => {
+        const user = await funded(f);
+        const res = await call(`${ADMIN}/users/${user}/redemptions`, { space: f.space.slug, body: { product: USER_REWARD } });
+        expect(res.status, await res.clone().text()).toBe(201);
+        return { path: `/users/${user}/redemptions/${(await json(res)).id}` };
+      },
     },
     {
       method: "POST",

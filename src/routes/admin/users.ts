@@ -8,6 +8,8 @@ import { definitionIdSchema } from "../../definitions/kinds/common";
 import { userDocument } from "../../engine/views";
 import { ApiError } from "../../errors";
 import { newId } from "../../lib/ids";
+import { iso } from "../../lib/time";
+import type { RedemptionRow } from "../../user/storage";
 import { isValidTimeZone } from "../../lib/time";
 import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
 import { eraseFromDirectory } from "../../directory/store";
@@ -177,6 +179,19 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       const applied = await runAdminOp(c, userId, { op: "redeem", product, quantity, redemption: newId("rdm") });
       c.header("Location", `/api/loyalty/admin/users/${encodeURIComponent(userId)}/redemptions/${String(applied.result.id)}`);
       return c.json(applied.result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("get", "/users/{userId}/redemptions/{id}", "A redemption"),
+      request: { params: redemptionParams },
+      responses: { 200: jsonContent(anyObject, "{ id, product, quantity, price, codes, status: completed | cancelled, createdAt, cancelledAt }"), ...errorResponses } }),
+    async (c) => {
+      const { userId, id } = c.req.valid("param");
+      const row = (await userStub(c, userId).redemption(id)) as RedemptionRow | null;
+      if (!row) throw new ApiError("not_found", `no redemption '${id}' for this user`);
+      const { reservationId: _reservation, ...rest } = row;
+      return c.json({ ...rest, createdAt: iso(row.createdAt), cancelledAt: row.cancelledAt ? iso(row.cancelledAt) : null }, 200);
     },
   );
 
