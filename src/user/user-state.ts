@@ -261,10 +261,10 @@ export class UserState extends DurableObject<Env> {
   /** The sweep timer runs while (and only while) reservations are pending. */
   private async refreshReservationTimer(): Promise<void> {
     const pending = this.storage.pendingReservations().length > 0;
-    const set = this.storage.timer("reservations") !== null;
-    if (pending === set) return;
-    this.storage.setTimer("reservations", pending ? Date.now() + RESERVATION_SWEEP_MS : null);
-    await this.syncAlarm();
+    if (pending !== (this.storage.timer("reservations") !== null)) {
+      this.storage.setTimer("reservations", pending ? Date.now() + RESERVATION_SWEEP_MS : null);
+    }
+    await this.syncAlarm(); // writes the alarm only if the earliest timer moved
   }
 
   /**

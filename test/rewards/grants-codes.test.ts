@@ -602,9 +602,18 @@ describe("crash recovery: the sweeper asks the user's object before releasing", 
     const rows = await reservationsOf(admin, userId);
     expect(rows.map((r) => [r.status, r.stock_taken, r.codes_wanted])).toEqual([["confirmed", 1, 0]]);
     expect(await objectReservations(admin, userId)).toEqual({ pending: [], applied: [rows[0]!.id] });
-    // A sweep afterwards changes nothing (nothing pending).
-    expect(await runDurableObjectAlarm(admin.stub(userId))).toBe(false);
+    // Settled: nothing pending, so no sweep is scheduled ("the sweep timer runs while, and
+    // only while, reservations are pending").
+    const stub = admin.stub(userId);
+    const alarm = await runInDurableObject(stub, async (_instance: UserState, state) => ({
+      alarm: await state.storage.getAlarm(),
+      timers: state.storage.sql.exec<{ name: string }>(`SELECT name FROM timers ORDER BY name`).toArray().map((t) => t.name),
+    }));
+    expect(alarm, "no alarm once every reservation is settled").toEqual({ alarm: null, timers: [] });
+    // A sweep, had one been left, changes nothing.
+    await runDurableObjectAlarm(stub);
     expect(await stockOf(admin, "scarf")).toEqual({ stock: 2, redeemed: 1 });
+    expect((await reservationsOf(admin, userId)).map((r) => r.status)).toEqual(["confirmed"]);
   });
 });
 
