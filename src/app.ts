@@ -14,12 +14,14 @@ import { registerAudienceRoutes } from "./routes/admin/audiences";
 import { registerDefinitionRoutes } from "./routes/admin/definitions";
 import { registerEventRoutes } from "./routes/admin/events";
 import { registerUserRoutes } from "./routes/admin/users";
+import { registerOutboundRoutes } from "./routes/admin/outbound";
 import { registerProgrammeRoutes } from "./routes/admin/programme";
 import { registerRewardRoutes } from "./routes/admin/rewards";
 import { registerSpaceRoutes } from "./routes/admin/spaces";
 import { registerUserTokenRoutes } from "./routes/admin/user-tokens";
 import { newRouter } from "./routes/common";
 import { registerProfileRoutes } from "./routes/me/profile";
+import { registerAdminPushRoutes, registerMePushRoutes } from "./routes/push";
 import { registerDocsRoutes } from "./routes/public/docs";
 import { registerHealthRoute } from "./routes/public/health";
 import { registerJwksRoutes } from "./routes/public/jwks";
@@ -49,11 +51,14 @@ export function newApp(): OpenAPIHono<AppEnv> {
   registerUserRoutes(admin);
   registerAudienceRoutes(admin);
   registerRewardRoutes(admin);
+  registerOutboundRoutes(admin);
+  registerAdminPushRoutes(admin);
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();
   me.use("*", userSpace, userCors, userAuth, jsonBody);
   registerProfileRoutes(me);
+  registerMePushRoutes(me);
   app.route("/api/loyalty/me", me);
 
   registerDocsRoutes(app);

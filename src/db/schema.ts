@@ -18,6 +18,8 @@ export const spaces = sqliteTable(
     idpKey: text("idp_key"),
     publicAttributes: text("public_attributes", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     corsOrigins: text("cors_origins", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** JSON push settings (SPEC §8.2: allowedHosts, contact, gatewayUrl); null = defaults. */
+    push: text("push", { mode: "json" }).$type<unknown>(),
     /** Bumped by every definition write; compiled programmes are cached per version (SPEC §5.9). */
     definitionsVersion: integer("definitions_version").notNull().default(0),
     /**
@@ -101,6 +103,9 @@ export const definitions = sqliteTable(
     status: text("status"),
     /** Sealed secret (webhook signing secret); never part of the body. */
     secret: text("secret"),
+    /** After a rotation, the sealed previous secret: it also signs until `previous_secret_until`. */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: integer("previous_secret_until"),
     version: integer("version").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -303,3 +308,61 @@ export const reservations = sqliteTable(
     index("reservations_status_idx").on(t.status, t.createdAt),
   ],
 );
+
+/**
+ * Outbound deliveries (SPEC §8): one row per webhook message or push, keyed by its
+ * `webhook-id` (stable across retries and replays), with the payload as sent (kept 30
+ * days) and the outcome of the latest attempt; every attempt in delivery_attempts.
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    spaceId: text("space_id").notNull(),
+    /** `webhook` or `push`. */
+    kind: text("kind").notNull(),
+    /** The webhook endpoint; null for a push. */
+    endpointId: text("endpoint_id"),
+    userId: text("user_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** The queue message body, so a delivery can be replayed; null once aged out. */
+    message: text("message"),
+    /** pending → delivered | failed | skipped. */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    lastLatencyMs: integer("last_latency_ms"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("deliveries_endpoint_idx").on(t.spaceId, t.endpointId, t.createdAt),
+    index("deliveries_user_idx").on(t.spaceId, t.userId),
+    index("deliveries_created_idx").on(t.createdAt),
+  ],
+);
+
+export const deliveryAttempts = sqliteTable(
+  "delivery_attempts",
+  {
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    at: integer("at").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    /** Cut to 1 KiB. */
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+
+/** Per-space VAPID key pair (SPEC §8.2), created on first use; the private key sealed. */
+export const vapidKeys = sqliteTable("vapid_keys", {
+  spaceId: text("space_id").primaryKey(),
+  publicKey: text("public_key").notNull(),
+  privateJwk: text("private_jwk").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export type DeliveryRow = typeof deliveries.$inferSelect;

@@ -35,10 +35,14 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-export function compileProgramme(definitions: DefinitionInput[], options: { version: number; spaceTimezone: string }): Programme {
+export function compileProgramme(
+  definitions: DefinitionInput[],
+  options: { version: number; spaceTimezone: string; pushGateway?: boolean },
+): Programme {
   const programme: Programme = {
     version: options.version,
     spaceTimezone: options.spaceTimezone,
+    pushGateway: options.pushGateway ?? false,
     metrics: new Map(),
     products: new Map(),
     segments: new Map(),

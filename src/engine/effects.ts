@@ -195,7 +195,17 @@ function applyOne(run: Run, effect: Effect, origin: Origin): Report {
     }
     case "webhook.send": {
       const payload = renderJson(effect.payload, variables(run, origin));
-      const sent = run.send({ kind: "webhook", webhook: effect.webhook, eventId: origin.event.id, type: "webhook.send", occurredAt: origin.event.occurredAt, data: payload });
+      // A second webhook.send of one event to one endpoint needs a webhook-id of its own.
+      const seq = run.outbox.filter((m) => m.kind === "webhook" && m.type === "webhook.send" && m.webhook === effect.webhook && m.eventId === origin.event.id).length;
+      const sent = run.send({
+        kind: "webhook",
+        webhook: effect.webhook,
+        eventId: origin.event.id,
+        type: "webhook.send",
+        occurredAt: origin.event.occurredAt,
+        data: payload,
+        ...(seq > 0 ? { seq } : {}),
+      });
       return outbound(run, sent, { webhook: effect.webhook });
     }
     case "push.send": {
@@ -207,6 +217,7 @@ function applyOne(run: Run, effect: Effect, origin: Origin): Report {
         body: renderString(effect.body, vars),
         url: effect.url ? renderString(effect.url, vars) : null,
         data: effect.data ? renderJson(effect.data, vars) : null,
+        ...(run.programme.pushGateway ? { gateway: true } : {}),
       });
       return outbound(run, sent, {});
     }

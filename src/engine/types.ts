@@ -100,6 +100,8 @@ export interface CompiledStep {
 export interface Programme {
   version: number;
   spaceTimezone: string;
+  /** Pushes go to the space's gateway (one signed POST) instead of Web Push (SPEC §8.2). */
+  pushGateway: boolean;
   metrics: Map<string, MetricBody>;
   products: Map<string, ProductBody>;
   segments: Map<string, SegmentBody>;
@@ -148,8 +150,17 @@ export interface LedgerEntryDraft {
 }
 
 export type OutboxMessage =
-  | { kind: "webhook"; webhook: string; eventId: string; type: string; occurredAt: string; data: unknown }
-  | { kind: "push"; eventId: string; title: string; body: string; url: string | null; data: unknown };
+  | {
+      kind: "webhook";
+      webhook: string;
+      eventId: string;
+      type: string;
+      occurredAt: string;
+      data: unknown;
+      /** Tells two webhook.send effects of one event to one endpoint apart (its webhook-id). */
+      seq?: number;
+    }
+  | { kind: "push"; eventId: string; title: string; body: string; url: string | null; data: unknown; gateway?: boolean };
 
 export interface Outcome {
   steps: Array<{ campaign: string; step: string; progress: number; target: number; completed: boolean }>;

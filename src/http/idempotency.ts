@@ -23,7 +23,7 @@ const REPLAYED_HEADERS = ["content-type", "location", "etag", "loyalty-job"];
 /** POST paths (relative to /api/loyalty/admin) whose idempotency is handled elsewhere. */
 const ELSEWHERE = [/^\/events(\/batch)?\/?$/];
 /** POST paths answering a secret: the key is refused (SPEC §5.1). */
-const ANSWERS_SECRET = [/^\/api-keys\/?$/, /^\/webhooks\/?$/, /^\/users\/[^/]+\/token\/?$/];
+const ANSWERS_SECRET = [/^\/api-keys\/?$/, /^\/webhooks\/?$/, /^\/webhooks\/[^/]+\/rotate-secret\/?$/, /^\/users\/[^/]+\/token\/?$/];
 
 /**
  * Responses that carry a secret (API keys, user tokens, webhook secrets) are never stored

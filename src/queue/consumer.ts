@@ -4,6 +4,7 @@ import { directoryBatchHandler } from "../directory/queue";
 import { ingestHandler } from "../events/async";
 import { log } from "../http/log";
 import { jobPageHandler } from "../jobs/runner";
+import { deliveryHandler, recordDeadDelivery } from "../outbound/deliver";
 
 // Queue messages (SPEC §1.2): every message is parsed with zod here, carries a version
 // and an idempotency key, and is acked or retried. Most types are handled one message at
@@ -25,22 +26,24 @@ export type MessageHandler = (message: QueueMessageEnvelope, env: Env, attempts:
 /** Handles many messages of one type together; throwing retries all of them. */
 export type BatchHandler = (messages: QueueMessageEnvelope[], env: Env) => Promise<void>;
 
-/**
- * message type → handler. `delivery` (webhooks and pushes from the users' outboxes) is
- * acknowledged with a warning until outbound delivery lands (see the outbound issue).
- */
+/** message type → handler. */
 export const handlers: Record<string, MessageHandler> = {
   ingest: ingestHandler,
   "job.page": jobPageHandler,
-  delivery: async (message, env) => {
-    log(env, "warn", "queue.delivery_not_implemented", { key: message.key });
-    return "ack";
-  },
+  delivery: deliveryHandler,
+};
+
+/** What a dead-letter queue records besides the log line (SPEC §8.1: a failed delivery). */
+const deadLetterRecorders: Record<string, (message: QueueMessageEnvelope, env: Env) => Promise<void>> = {
+  delivery: recordDeadDelivery,
 };
 
 export const batchHandlers: Record<string, BatchHandler> = {
   directory: directoryBatchHandler,
 };
+
+/** Independent messages handled side by side: one slow endpoint must not hold up the batch. */
+const CONCURRENT_TYPES = new Set(["delivery"]);
 
 const RETRY_BASE_SECONDS = 5;
 const RETRY_MAX_SECONDS = 900;
@@ -53,6 +56,7 @@ export function retryDelaySeconds(attempts: number): number {
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const deadLetter = batch.queue.endsWith("-dlq");
   const grouped = new Map<string, Array<{ message: Message<unknown>; envelope: QueueMessageEnvelope }>>();
+  const concurrent: Array<Promise<void>> = [];
   for (const message of batch.messages) {
     const parsed = messageEnvelope.safeParse(message.body);
     if (!parsed.success) {
@@ -62,6 +66,11 @@ export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Prom
     }
     if (deadLetter) {
       log(env, "error", "queue.dead_letter", { queue: batch.queue, type: parsed.data.type, key: parsed.data.key });
+      try {
+        await deadLetterRecorders[parsed.data.type]?.(parsed.data, env);
+      } catch (error) {
+        log(env, "error", "queue.dead_letter_record_failed", { key: parsed.data.key, error: String(error) });
+      }
       message.ack();
       continue;
     }
@@ -71,8 +80,10 @@ export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Prom
       grouped.set(parsed.data.type, group);
       continue;
     }
-    await consumeOne(batch.queue, message, parsed.data, env);
+    if (CONCURRENT_TYPES.has(parsed.data.type)) concurrent.push(consumeOne(batch.queue, message, parsed.data, env));
+    else await consumeOne(batch.queue, message, parsed.data, env);
   }
+  await Promise.all(concurrent);
   for (const [type, group] of grouped) {
     try {
       await batchHandlers[type]!(group.map((g) => g.envelope), env);

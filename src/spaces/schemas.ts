@@ -85,12 +85,43 @@ const corsOriginSchema = z.string().refine((value) => {
   }
 }, "an origin is scheme://host[:port] with nothing after it");
 
+/** The major browsers' push services (SPEC §8.2 default); `*.` matches any subdomain. */
+export const DEFAULT_PUSH_HOSTS = [
+  "fcm.googleapis.com",
+  "*.push.services.mozilla.com",
+  "*.notify.windows.com",
+  "*.push.apple.com",
+];
+
+const pushHostSchema = z
+  .string()
+  .max(253)
+  .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "a host name, optionally starting with *.");
+
+export const pushSettingsSchema = z
+  .strictObject({
+    /** Hosts push subscription endpoints may point at. */
+    allowedHosts: z.array(pushHostSchema).min(1).max(50).default(DEFAULT_PUSH_HOSTS),
+    /** The VAPID `sub` claim: how a push service reaches the operator. */
+    contact: z
+      .string()
+      .max(256)
+      .regex(/^(mailto:[^\s]+@[^\s]+|https:\/\/[^\s]+)$/, "a mailto: address or an https: URL")
+      .default("mailto:loyalty@example.com"),
+    /** Gateway mode: pushes are POSTed as signed JSON to the operator's own service. */
+    gatewayUrl: z.string().max(2048).nullable().default(null),
+  })
+  .openapi("SpacePush");
+
+export type PushSettings = z.infer<typeof pushSettingsSchema>;
+
 export const spaceSettingsSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   timezone: timezoneSchema.default("UTC"),
   auth: spaceAuthSchema.nullable().default(null),
   publicAttributes: z.array(z.string().regex(ATTRIBUTE_KEY_PATTERN, "not an attribute key")).max(50).default([]),
   corsOrigins: z.array(corsOriginSchema).max(50).default([]),
+  push: pushSettingsSchema.prefault({}),
 });
 
 export const createSpaceSchema = spaceSettingsSchema
@@ -108,6 +139,7 @@ export const patchSpaceSchema = z
     auth: z.unknown().optional(),
     publicAttributes: z.unknown().optional(),
     corsOrigins: z.unknown().optional(),
+    push: z.unknown().optional(),
   })
   .openapi("SpacePatch", { description: "JSON merge patch (RFC 7396) of a space's settings" });
 
@@ -131,6 +163,7 @@ export const spaceSchema = z
     auth: spaceAuthViewSchema.nullable(),
     publicAttributes: z.array(z.string()),
     corsOrigins: z.array(z.string()),
+    push: z.object({ allowedHosts: z.array(z.string()), contact: z.string(), gatewayUrl: z.string().nullable() }),
     userTokenIssuer: z.string(),
     userTokenAudience: z.string(),
     version: z.number().int(),

@@ -11,7 +11,7 @@ import { TtlCache } from "../lib/ttl-cache";
 import { iso } from "../lib/time";
 import { checkOutboundUrl } from "../outbound/url-policy";
 import { open, seal } from "../crypto/sealed";
-import { spaceSettingsSchema, type CreateSpaceInput, type SpaceAuthInput, type SpaceView } from "./schemas";
+import { pushSettingsSchema, spaceSettingsSchema, type CreateSpaceInput, type PushSettings, type SpaceAuthInput, type SpaceView } from "./schemas";
 import { userTokenAudience, userTokenIssuer } from "../auth/user-tokens";
 import { invalidateProgramme } from "../user/programme-cache";
 
@@ -78,12 +78,25 @@ export function toSpaceView(row: SpaceRow, config: Config): SpaceView {
       : null,
     publicAttributes: row.publicAttributes,
     corsOrigins: row.corsOrigins,
+    push: pushSettingsOf(row),
     userTokenIssuer: userTokenIssuer(row, config),
     userTokenAudience: userTokenAudience(row),
     version: row.version,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
+}
+
+/** The space's push settings with their defaults (a space stored before push had none). */
+export function pushSettingsOf(row: SpaceRow): PushSettings {
+  return pushSettingsSchema.parse(row.push ?? {});
+}
+
+/** The gateway URL falls under the outbound URL policy (SPEC §8.3). */
+function checkPush(push: PushSettings, config: Config): void {
+  if (push.gatewayUrl === null) return;
+  const verdict = checkOutboundUrl(push.gatewayUrl, { allowPrivate: config.allowPrivateTargets, spaceHostSuffix: config.spaceHostSuffix });
+  if (!verdict.ok) throw invalidAt("push.gatewayUrl", verdict.reason);
 }
 
 function hs256Context(spaceId: string): string {
@@ -138,6 +151,7 @@ export async function createSpace(
 ): Promise<SpaceRow> {
   const id = newId("spc", now);
   const auth = await storedAuthOf(input.auth, id, config);
+  checkPush(input.push, config);
   let inserted: SpaceRow[];
   try {
     inserted = await db
@@ -151,6 +165,7 @@ export async function createSpace(
         idpKey: idpKeyOf(auth),
         publicAttributes: input.publicAttributes,
         corsOrigins: input.corsOrigins,
+        push: input.push,
         createdAt: now,
         updatedAt: now,
       })
@@ -204,6 +219,7 @@ export async function patchSpace(
       : null,
     publicAttributes: current.publicAttributes,
     corsOrigins: current.corsOrigins,
+    push: current.push,
   };
   const merged = mergePatch(target, settingsPatch) as typeof target;
   const keepsSecret = merged.auth?.hs256Secret === KEEP_SECRET;
@@ -214,13 +230,15 @@ export async function patchSpace(
   if (!parsed.success) throw validationError(parsed.error);
   const next = parsed.data;
   const auth = await storedAuthOf(next.auth, space.id, config, keepsSecret ? storedAuth?.hs256Secret : undefined);
+  checkPush(next.push, config);
 
   const unchanged =
     next.name === space.name &&
     next.timezone === space.timezone &&
     JSON.stringify(auth) === JSON.stringify(storedAuth) &&
     JSON.stringify(next.publicAttributes) === JSON.stringify(space.publicAttributes) &&
-    JSON.stringify(next.corsOrigins) === JSON.stringify(space.corsOrigins);
+    JSON.stringify(next.corsOrigins) === JSON.stringify(space.corsOrigins) &&
+    JSON.stringify(next.push) === JSON.stringify(pushSettingsOf(space));
   if (unchanged) return space; // a no-op write does not move the version (SPEC §2)
 
   let updated: SpaceRow[];
@@ -234,6 +252,7 @@ export async function patchSpace(
         idpKey: idpKeyOf(auth),
         publicAttributes: next.publicAttributes,
         corsOrigins: next.corsOrigins,
+        push: next.push,
         version: space.version + 1,
         // Settings such as the time zone change how events evaluate: compiled programmes
         // cached on the definitions version must be rebuilt (SPEC §5.9).

@@ -19,19 +19,19 @@ const loading = new Map<string, Promise<Programme>>();
 
 async function load(db: D1Database, spaceId: string): Promise<Programme> {
   const [space, definitions] = await db.batch([
-    db.prepare("SELECT definitions_version AS version, timezone FROM spaces WHERE id = ?").bind(spaceId),
+    db.prepare("SELECT definitions_version AS version, timezone, json_extract(push, '$.gatewayUrl') IS NOT NULL AS gateway FROM spaces WHERE id = ?").bind(spaceId),
     db
       .prepare("SELECT kind, id, body FROM definitions WHERE space_id = ? AND archived_at IS NULL AND erased_at IS NULL ORDER BY kind, id")
       .bind(spaceId),
   ]);
-  const row = space!.results[0] as { version: number; timezone: string } | undefined;
+  const row = space!.results[0] as { version: number; timezone: string; gateway: number } | undefined;
   if (!row) throw new Error(`no space ${spaceId}`);
   const inputs: DefinitionInput[] = (definitions!.results as Array<{ kind: string; id: string; body: string }>).map((d) => ({
     kind: d.kind as DefinitionKind,
     id: d.id,
     body: JSON.parse(d.body) as Record<string, unknown>,
   }));
-  return compileProgramme(inputs, { version: row.version, spaceTimezone: row.timezone });
+  return compileProgramme(inputs, { version: row.version, spaceTimezone: row.timezone, pushGateway: row.gateway === 1 });
 }
 
 export async function programmeFor(env: Env, spaceId: string, ttlMs: number, now = Date.now()): Promise<Programme> {

@@ -40,6 +40,8 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS redemptions (
      id TEXT PRIMARY KEY, product TEXT NOT NULL, quantity INTEGER NOT NULL, price TEXT NOT NULL, codes TEXT NOT NULL,
      reservation_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, cancelled_at INTEGER)`,
+  // Web Push subscriptions of this user (SPEC §8.2): not loyalty state.
+  `CREATE TABLE IF NOT EXISTS push_subscriptions (endpoint TEXT PRIMARY KEY, p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at INTEGER NOT NULL)`,
 ];
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
@@ -267,6 +269,29 @@ export class UserStorage {
 
   markRedemptionCancelled(id: string, now: number): void {
     this.sql.exec(`UPDATE redemptions SET status = 'cancelled', cancelled_at = ? WHERE id = ?`, now, id);
+  }
+
+  pushSubscriptions(): Array<{ endpoint: string; keys: { p256dh: string; auth: string } }> {
+    return this.sql
+      .exec<{ endpoint: string; p256dh: string; auth: string }>(`SELECT endpoint, p256dh, auth FROM push_subscriptions ORDER BY created_at, endpoint`)
+      .toArray()
+      .map((r) => ({ endpoint: r.endpoint, keys: { p256dh: r.p256dh, auth: r.auth } }));
+  }
+
+  /** Adds or replaces (same endpoint) a subscription; false if the user already has `max` others. */
+  putPushSubscription(sub: { endpoint: string; keys: { p256dh: string; auth: string } }, max: number, now: number): "created" | "replaced" | "limit" {
+    const exists = this.sql.exec(`SELECT 1 FROM push_subscriptions WHERE endpoint = ?`, sub.endpoint).toArray().length > 0;
+    if (!exists && this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM push_subscriptions`).one().n >= max) return "limit";
+    this.sql.exec(
+      `INSERT INTO push_subscriptions (endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth`,
+      sub.endpoint, sub.keys.p256dh, sub.keys.auth, now,
+    );
+    return exists ? "replaced" : "created";
+  }
+
+  deletePushSubscription(endpoint: string): boolean {
+    return this.sql.exec(`DELETE FROM push_subscriptions WHERE endpoint = ?`, endpoint).rowsWritten > 0;
   }
 
   pruneActivity(now: number): void {

@@ -4,7 +4,8 @@ import { applyAdminOp, type AdminOp } from "../engine/admin";
 import { configOf } from "../config";
 import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
 import { nextStreakTimer, settleAllStreaks } from "../engine/streak-run";
-import type { EvaluationResult, Outcome, Programme, ReservationAnswer, UserState as UserStateDocument } from "../engine/types";
+import type { EvaluationResult, Outcome, OutboxMessage, Programme, ReservationAnswer, UserState as UserStateDocument } from "../engine/types";
+import type { PushSubscription } from "../outbound/web-push";
 import { log } from "../http/log";
 import { IDEMPOTENCY_TTL_MS } from "../http/idempotency";
 import { FifoLock } from "./lock";
@@ -96,6 +97,7 @@ const OUTBOX_RETRY_MS = 10_000;
 /** Streak timers fire within a minute after their due time (the end of the grace window). */
 const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
+const MAX_PUSH_SUBSCRIPTIONS = 10;
 /** Rounds of plan → reserve → evaluate for one run (SPEC §4.2). */
 const MAX_RESERVATION_ROUNDS = 3;
 /** Pending reservations left after a crash are settled by the alarm this much later. */
@@ -532,14 +534,22 @@ export class UserState extends DurableObject<Env> {
 
   private async sendOutboxRows(queue: OutboxQueue, rows: Array<{ id: number; message: unknown }>, spaceId: string | undefined): Promise<void> {
     const target = queue === "index" ? this.env.INDEX : this.env.DELIVERIES;
-    const messages = rows.map(({ id, message }) => {
+    const userId = this.storage.meta("userId");
+    const subscriptions = this.storage.pushSubscriptions();
+    const messages = rows.flatMap(({ id, message }) => {
       const key = `${this.ctx.id.toString()}:${id}`;
-      const body =
-        queue === "index"
-          ? { v: 1, type: "directory", key, body: message }
-          : { v: 1, type: "delivery", key, body: { spaceId, message } };
+      const sized = (body: unknown) => ({ id, body, bytes: 2 * JSON.stringify(body).length });
+      if (queue === "index") return [sized({ v: 1, type: "directory", key, body: message })];
+      const outbound = message as OutboxMessage;
+      // A Web Push goes to each of the user's subscriptions as its own delivery (own
+      // retries, own removal on 404/410); a gateway push is one delivery.
+      if (outbound.kind === "push" && !outbound.gateway) {
+        return subscriptions.map((subscription, i) =>
+          sized({ v: 1, type: "delivery", key: `${key}:${i}`, body: { spaceId, userId, message, subscription } }),
+        );
+      }
       // Estimated at 2 bytes a character (the queue's serialisation of non-Latin-1 text).
-      return { id, body, bytes: 2 * JSON.stringify(body).length };
+      return [sized({ v: 1, type: "delivery", key, body: { spaceId, userId, message } })];
     });
     // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
     // oversized batch would fail on every retry and block the outbox for good.
@@ -547,11 +557,13 @@ export class UserState extends DurableObject<Env> {
       let end = start + 1;
       let bytes = messages[start]!.bytes;
       while (end < messages.length && bytes + messages[end]!.bytes <= OUTBOX_BATCH_BYTES) bytes += messages[end++]!.bytes;
-      const batch = messages.slice(start, end);
-      await target.sendBatch(batch.map(({ body }) => ({ body })));
-      this.storage.removeOutbox(batch.map((m) => m.id));
+      await target.sendBatch(messages.slice(start, end).map(({ body }) => ({ body })));
       start = end;
     }
+    // Only once every message of the page is queued (at least once: a page that failed
+    // halfway is sent again, and receivers dedupe by webhook-id). Pushes to a user without
+    // subscriptions had nothing to send.
+    this.storage.removeOutbox(rows.map((r) => r.id));
   }
 
   /** Re-sends what the outbox kept, and settles streaks whose period ended (SPEC §4.5). */
@@ -606,6 +618,25 @@ export class UserState extends DurableObject<Env> {
   /** Test and operator check of the ledger invariant: balance = sum of entries. */
   async ledgerSum(metric: string): Promise<number> {
     return this.storage.ledgerSum(metric);
+  }
+
+  /** Web Push subscriptions (SPEC §8.2): ≤ 10 per user; touches no loyalty state. */
+  async putPushSubscription(request: { spaceId: string; userId: string; subscription: PushSubscription }): Promise<"created" | "replaced" | "limit"> {
+    return this.lock.run(async () => {
+      if (!this.identityRecorded && !this.storage.spaceId()) {
+        this.storage.setMeta("spaceId", request.spaceId);
+        this.storage.setMeta("userId", request.userId);
+      }
+      return this.storage.putPushSubscription(request.subscription, MAX_PUSH_SUBSCRIPTIONS, Date.now());
+    });
+  }
+
+  async deletePushSubscription(endpoint: string): Promise<boolean> {
+    return this.lock.run(async () => this.storage.deletePushSubscription(endpoint));
+  }
+
+  async pushSubscriptions(): Promise<PushSubscription[]> {
+    return this.storage.pushSubscriptions();
   }
 
   /** A redemption this user made (SPEC §7), or null. */

@@ -113,7 +113,7 @@ export const pathsOf = (a: Answer): string[] => (a.body?.errors ?? []).map((e: {
 
 /** A definition as GET answers it, minus the server-managed fields (what the programme exports). */
 export function bodyOf(definition: Record<string, unknown>): Record<string, unknown> {
-  const { version, createdAt, updatedAt, archivedAt, memberCount, ...rest } = definition;
+  const { version, createdAt, updatedAt, archivedAt, memberCount, redeemed, ...rest } = definition;
   return rest;
 }
 

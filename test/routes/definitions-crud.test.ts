@@ -22,7 +22,7 @@ import {
 
 /**
  * The answer of a definition: the stored body plus id and server fields (segments also
- * count their members: none in these tests, which have no users).
+ * count their members, products their redemptions: none in these tests, which have no users).
  */
 function view(kind: string, id: string, body: Record<string, unknown>, version: number, archived = false): Record<string, unknown> {
   return {
@@ -33,6 +33,8 @@ function view(kind: string, id: string, body: Record<string, unknown>, version: 
     updatedAt: expect.stringMatching(ISO_MS),
     archivedAt: archived ? expect.stringMatching(ISO_MS) : null,
     ...(kind === "segments" ? { memberCount: 0 } : {}),
+    // Products: the stock that remains (no takes in these tests) and what was redeemed.
+    ...(kind === "products" ? { redeemed: 0 } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { call, createKey, createSpace, expectProblem, json, me, mintToken, uniqueSlug } from "../helpers/harness";
+import { DEFAULT_PUSH_HOSTS } from "../../src/spaces/schemas";
 
 // Admin API: spaces (SPEC §3.1, §3.3 auth settings, §2 conventions). Everything goes through
 // the real Worker (SELF.fetch) and the real D1 of this test file.
@@ -93,6 +94,7 @@ describe("POST /admin/spaces", () => {
       auth: null,
       publicAttributes: [],
       corsOrigins: [],
+      push: { allowedHosts: DEFAULT_PUSH_HOSTS, contact: "mailto:loyalty@example.com", gatewayUrl: null },
       userTokenIssuer: `urn:loyalty:space:${space.id}`,
       userTokenAudience: `loyalty:${space.id}`,
       version: 1,

@@ -13,6 +13,7 @@ import type { RedemptionRow } from "../../user/storage";
 import { isValidTimeZone } from "../../lib/time";
 import { ATTRIBUTE_KEY_PATTERN } from "../../spaces/schemas";
 import { eraseFromDirectory } from "../../directory/store";
+import { forgetUserPayloads } from "../../outbound/delivery-log";
 import { readUser, runAdminOp, userStub } from "../../users/gateway";
 import { adminSecurity, errorResponses, jsonRequestBody, jsonContent, mergePatchBody } from "../common";
 import { userIdParams } from "./user-tokens";
@@ -114,6 +115,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       // The object is empty now; the directory forgets the user too (a tombstone of the new
       // generation, so a directory update still in the queue cannot bring them back).
       await eraseFromDirectory(c.env.DB, c.var.space.id, userId, generation, Date.now());
+      await forgetUserPayloads(c.env.DB, c.var.space.id, userId);
       return c.body(null, 204);
     },
   );

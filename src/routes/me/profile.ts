@@ -20,7 +20,8 @@ const listOf = (description: string) => jsonContent(z.object({ data: z.array(any
 const idParams = z.object({ id: definitionIdSchema });
 const get = <P extends string>(path: P, summary: string) => ({ method: "get" as const, path, tags, security: userSecurity, summary });
 
-async function mine(c: Context<AppEnv>) {
+/** The caller's own state; 401 token_revoked for a token older than the user's erasure. */
+export async function mine(c: Context<AppEnv>) {
   c.header("Cache-Control", "private, no-store");
   const read = await readUser(c, c.var.userId);
   // After an erasure, tokens issued before it stop working (SPEC §3.3, §7). `iat` has

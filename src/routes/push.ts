@@ -1,0 +1,114 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../http/context";
+import { ApiError, invalidAt } from "../errors";
+import { fromBase64url } from "../lib/ids";
+import { hostAllowed } from "../outbound/deliver";
+import { checkOutboundUrl } from "../outbound/url-policy";
+import { vapidKeysOf } from "../outbound/vapid";
+import { pushSettingsOf } from "../spaces/store";
+import { userObjectName } from "../user/user-state";
+import { adminSecurity, errorResponses, jsonContent, jsonRequestBody, userSecurity } from "./common";
+import { userIdParams } from "./admin/user-tokens";
+import { mine } from "./me/profile";
+
+// Web Push subscriptions (SPEC §8.2): registered by the operator (Admin API) or by the
+// user's own app (the one write the User API allows; it touches no loyalty state), and
+// the VAPID public key an app subscribes with.
+
+const base64urlOf = (bytes: number, what: string) =>
+  z.string().max(200).refine((v) => {
+    try {
+      return /^[A-Za-z0-9_-]+={0,2}$/.test(v) && fromBase64url(v.replace(/=+$/, "")).byteLength === bytes;
+    } catch {
+      return false;
+    }
+  }, `${what}: base64url of ${bytes} bytes`);
+
+const subscriptionSchema = z
+  .strictObject({
+    endpoint: z.string().max(2048),
+    /** Browsers' PushSubscription.toJSON() includes it; accepted and ignored. */
+    expirationTime: z.number().nullable().optional(),
+    keys: z.strictObject({
+      p256dh: base64urlOf(65, "an uncompressed P-256 public key").refine((v) => fromBase64url(v.replace(/=+$/, ""))[0] === 4, "an uncompressed P-256 point starts with 0x04"),
+      auth: base64urlOf(16, "the authentication secret"),
+    }),
+  })
+  .openapi("PushSubscription");
+const endpointQuery = z.object({ endpoint: z.string().min(1).max(2048) });
+
+/** The endpoint must pass the outbound URL policy and belong to the space's allowed push hosts. */
+function checkEndpoint(c: Context<AppEnv>, endpoint: string): void {
+  const verdict = checkOutboundUrl(endpoint, { allowPrivate: c.var.config.allowPrivateTargets, spaceHostSuffix: c.var.config.spaceHostSuffix });
+  if (!verdict.ok) throw invalidAt("endpoint", verdict.reason);
+  if (!hostAllowed(verdict.url.hostname, pushSettingsOf(c.var.space).allowedHosts)) {
+    throw invalidAt("endpoint", `'${verdict.url.hostname}' is not one of the space's push.allowedHosts`);
+  }
+}
+
+async function subscribe(c: Context<AppEnv>, userId: string, subscription: z.infer<typeof subscriptionSchema>) {
+  checkEndpoint(c, subscription.endpoint);
+  const stub = c.env.USERS.getByName(userObjectName(c.var.space.id, userId));
+  const stored = (await stub.putPushSubscription({
+    spaceId: c.var.space.id,
+    userId,
+    subscription: { endpoint: subscription.endpoint, keys: subscription.keys },
+  })) as "created" | "replaced" | "limit";
+  if (stored === "limit") {
+    throw new ApiError("limit_reached", "a user has at most 10 push subscriptions; remove one first", [{ path: "endpoint", message: "10 subscriptions already" }]);
+  }
+  return c.json({ endpoint: subscription.endpoint }, stored === "created" ? 201 : 200);
+}
+
+async function unsubscribe(c: Context<AppEnv>, userId: string, endpoint: string) {
+  await c.env.USERS.getByName(userObjectName(c.var.space.id, userId)).deletePushSubscription(endpoint);
+  return c.body(null, 204);
+}
+
+const responses = { 200: jsonContent(z.object({ endpoint: z.string() }), "Replaced"), 201: jsonContent(z.object({ endpoint: z.string() }), "Added"), ...errorResponses };
+
+export function registerAdminPushRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({ method: "put", path: "/users/{userId}/push-subscriptions", tags: ["Users"], security: adminSecurity, summary: "Register a Web Push subscription for a user",
+      description: "201 added, 200 replaced (same endpoint); ≤ 10 per user (409 limit_reached); the endpoint must be in the space's push.allowedHosts.",
+      request: { params: userIdParams, body: jsonRequestBody(subscriptionSchema) }, responses }),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async (c): Promise<any> => subscribe(c, c.req.valid("param").userId, c.req.valid("json")),
+  );
+  app.openapi(
+    createRoute({ method: "delete", path: "/users/{userId}/push-subscriptions", tags: ["Users"], security: adminSecurity, summary: "Remove a user's Web Push subscription",
+      request: { params: userIdParams, query: endpointQuery }, responses: { 204: { description: "Removed (or was not there)" }, ...errorResponses } }),
+    async (c) => unsubscribe(c, c.req.valid("param").userId, c.req.valid("query").endpoint),
+  );
+}
+
+export function registerMePushRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({ method: "get", path: "/push-config", tags: ["User API"], security: userSecurity, summary: "What an app needs to subscribe to Web Push",
+      responses: { 200: jsonContent(z.object({ vapidPublicKey: z.string(), allowedHosts: z.array(z.string()) }), "The space's VAPID public key"), 401: errorResponses[401] } }),
+    async (c) => {
+      await mine(c);
+      const keys = await vapidKeysOf(c.env.DB, c.var.config, c.var.space.id);
+      return c.json({ vapidPublicKey: keys.publicKey, allowedHosts: pushSettingsOf(c.var.space).allowedHosts }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({ method: "put", path: "/push-subscriptions", tags: ["User API"], security: userSecurity, summary: "Register this device for Web Push",
+      request: { body: jsonRequestBody(subscriptionSchema) }, responses }),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async (c): Promise<any> => {
+      await mine(c);
+      return subscribe(c, c.var.userId, c.req.valid("json"));
+    },
+  );
+  app.openapi(
+    createRoute({ method: "delete", path: "/push-subscriptions", tags: ["User API"], security: userSecurity, summary: "Unregister a device",
+      request: { query: endpointQuery }, responses: { 204: { description: "Removed (or was not there)" }, ...errorResponses } }),
+    async (c) => {
+      await mine(c);
+      return unsubscribe(c, c.var.userId, c.req.valid("query").endpoint);
+    },
+  );
+}
