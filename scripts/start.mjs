@@ -6,6 +6,7 @@
 //   ADMIN_ROOT_KEY     root key to use; otherwise one is generated into .dev.vars once
 //   LOYALTY_STATE_DIR  where local state persists (default .wrangler/state)
 //   LOG_LEVEL          the Worker's log level (debug | info | warn | error)
+//   DELIVERY_RETRY_SCHEDULE  seconds between webhook/push attempts, e.g. "1,2" (tests)
 //
 // Extra arguments go to `wrangler dev` (e.g. `npm start -- --log-level warn`).
 import { spawn, spawnSync } from "node:child_process";
@@ -73,6 +74,7 @@ const args = [
   // The environment's key wins over .dev.vars, so scripts can start a known instance.
   "--var", `ADMIN_ROOT_KEY:${key}`,
   ...(process.env.LOG_LEVEL ? ["--var", `LOG_LEVEL:${process.env.LOG_LEVEL}`] : []),
+  ...(process.env.DELIVERY_RETRY_SCHEDULE ? ["--var", `DELIVERY_RETRY_SCHEDULE:${process.env.DELIVERY_RETRY_SCHEDULE}`] : []),
   ...process.argv.slice(2),
 ];
 

@@ -32,6 +32,16 @@ const configSchema = z.object({
   MAX_ACTIVE_CAMPAIGNS: nonNegativeInt(1000),
   ADMIN_ROOT_KEY: optionalText,
   SIGNING_KEY_SECRET: optionalText,
+  /** Seconds between delivery attempts, comma-separated (local e2e tests shorten it). */
+  DELIVERY_RETRY_SCHEDULE: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const steps = v.split(",").map((s) => Number(s.trim()));
+    if (steps.length === 0 || steps.some((n) => !Number.isSafeInteger(n) || n < 1 || n > 43_200)) {
+      ctx.addIssue({ code: "custom", message: `not a list of 1-43200 second delays: ${v}` });
+      return z.NEVER;
+    }
+    return steps;
+  }),
 });
 
 /** Typed deployment settings; vars are strings in wrangler.toml, "" meaning unset. */
@@ -44,6 +54,8 @@ export type Config = {
   maxActiveCampaigns: number;
   adminRootKey: string | undefined;
   signingKeySecret: string | undefined;
+  /** Delays between delivery attempts; undefined = SPEC §8.1's schedule. */
+  deliveryRetrySchedule: number[] | undefined;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -62,6 +74,7 @@ export function configOf(env: Env): Config {
     maxActiveCampaigns: v.MAX_ACTIVE_CAMPAIGNS,
     adminRootKey: v.ADMIN_ROOT_KEY,
     signingKeySecret: v.SIGNING_KEY_SECRET,
+    deliveryRetrySchedule: v.DELIVERY_RETRY_SCHEDULE,
   };
   cache.set(env, config);
   return config;

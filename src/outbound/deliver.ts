@@ -136,7 +136,7 @@ async function deliverWebhook(env: Env, config: Config, space: SpaceRow, body: D
   const answer: Answer = policy.ok
     ? await post(url, await webhookHeaders(await secretsOf(endpoint, space.id, config, now), id, Math.floor(now / 1000), payload), payload)
     : { status: null, retryAfter: null, error: `refused by the outbound URL policy: ${policy.reason}`, latencyMs: 0 };
-  const verdict = policy.ok ? verdictOf(answer.status, answer.retryAfter, attempts) : ({ kind: "gone" } as const);
+  const verdict = policy.ok ? verdictOf(answer.status, answer.retryAfter, attempts, { schedule: config.deliveryRetrySchedule }) : ({ kind: "gone" } as const);
   if (verdict.kind === "gone") await disableEndpoint(env, config, space, message.webhook, answer.error ?? `HTTP ${answer.status}`);
   return conclude(env, id, answer, verdict);
 }
@@ -193,7 +193,7 @@ async function deliverPush(env: Env, config: Config, space: SpaceRow, body: Deli
     },
     encrypted,
   );
-  const verdict = verdictOf(answer.status, answer.retryAfter, attempts, { goneStatuses: [404, 410] });
+  const verdict = verdictOf(answer.status, answer.retryAfter, attempts, { goneStatuses: [404, 410], schedule: config.deliveryRetrySchedule });
   if (verdict.kind === "gone") {
     // The push service says this subscription is over: the user's object forgets it.
     await env.USERS.getByName(userObjectName(space.id, body.userId)).deletePushSubscription(subscription.endpoint);

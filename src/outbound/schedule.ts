@@ -9,8 +9,8 @@ export const MAX_QUEUE_DELAY_SECONDS = 43_200;
 export const DELIVERY_TIMEOUT_MS = 15_000;
 
 /** The delay before the next attempt after attempt `attempt` (1-based) failed; null: no more. */
-export function retryDelaySeconds(attempt: number, random: () => number = Math.random): number | null {
-  const base = RETRY_SCHEDULE_SECONDS[attempt - 1];
+export function retryDelaySeconds(attempt: number, random: () => number = Math.random, schedule: number[] = RETRY_SCHEDULE_SECONDS): number | null {
+  const base = schedule[attempt - 1];
   if (base === undefined) return null;
   // ±10 % jitter, so endpoints that failed together are not retried together.
   const jittered = Math.round(base * (0.9 + 0.2 * random()));
@@ -34,11 +34,11 @@ export function verdictOf(
   status: number | null,
   retryAfter: string | null,
   attempt: number,
-  options: { goneStatuses?: number[]; now?: number; random?: () => number } = {},
+  options: { goneStatuses?: number[]; now?: number; random?: () => number; schedule?: number[] } = {},
 ): AttemptVerdict {
   if (status !== null && status >= 200 && status < 300) return { kind: "delivered" };
   if (status !== null && (options.goneStatuses ?? [410]).includes(status)) return { kind: "gone" };
-  const scheduled = retryDelaySeconds(attempt, options.random);
+  const scheduled = retryDelaySeconds(attempt, options.random, options.schedule);
   if (scheduled === null) return { kind: "exhausted" };
   if ((status === 429 || status === 503) && retryAfter) {
     const asked = retryAfterSeconds(retryAfter, options.now ?? Date.now());
