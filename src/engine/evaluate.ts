@@ -38,7 +38,7 @@ export interface EvaluateOptions {
  * the earliest occurredAt seen) and last sight. The caller queues what to evaluate.
  */
 export function startRun(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): Run {
-  const state = structuredClone(input);
+  const state = workingCopy(input);
   const event: EngineEvent = { id: root.id, type: root.type, occurredAt: root.occurredAt, data: root.data, depth: 0 };
   const run = new Run(programme, state, event, options.now, root.silent, options.reservations);
   if (options.explain) run.outcome.explain = [];
@@ -54,6 +54,28 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
     run.stateChanged("createdAt", { event });
   }
   return run;
+}
+
+/**
+ * The state a run may change, without copying what it will not: every collection is
+ * copied one level deep (metrics and streaks whole: they are few and small), but the
+ * campaign states — one per campaign the user ever touched, the bulk of a seasoned
+ * user's state — are shared until the run writes one (campaignStateFor copies it then).
+ * The caller's state is never changed (a failed or dry run leaves it as it was).
+ */
+function workingCopy(input: UserState): UserState {
+  return {
+    ...input,
+    attributes: { ...input.attributes },
+    metrics: Object.fromEntries(Object.entries(input.metrics).map(([id, m]) => [id, { ...m }])),
+    products: { ...input.products },
+    staticSegments: [...input.staticSegments],
+    dynamicSegments: [...input.dynamicSegments],
+    ladders: { ...input.ladders },
+    campaigns: { ...input.campaigns },
+    ...(input.streaks ? { streaks: structuredClone(input.streaks) } : {}),
+    ...(input.codes ? { codes: Object.fromEntries(Object.entries(input.codes).map(([id, list]) => [id, [...list]])) } : {}),
+  };
 }
 
 /** Evaluates everything queued, breadth-first, then the ladder changes it caused. */
@@ -112,8 +134,10 @@ function moreCompletionsAllowed(campaign: CampaignBody, cs: CampaignState): bool
 /** The campaign's counters for the event's repeat period (SPEC §4.7); undefined when late. */
 function campaignStateFor(run: Run, campaignId: string, campaign: CampaignBody, event: EngineEvent): CampaignState | undefined {
   const period = campaign.repeat.every ? periodKey(Date.parse(event.occurredAt), run.zone, campaign.repeat.every) : "all";
-  const cs = run.state.campaigns[campaignId];
-  if (!cs) return (run.state.campaigns[campaignId] = { completions: 0, period, periodCompletions: 0, progress: {} });
+  const shared = run.state.campaigns[campaignId];
+  if (!shared) return (run.state.campaigns[campaignId] = { completions: 0, period, periodCompletions: 0, progress: {} });
+  // Copy on first write in this run: the caller's state shares the object until now.
+  const cs = run.ownCampaignState(campaignId, shared);
   if (period < cs.period) return undefined;
   if (period > cs.period) {
     cs.period = period;

@@ -3,6 +3,7 @@ import { metricFloor } from "../definitions/kinds/metrics";
 import { evaluateCondition, userSegments } from "./conditions";
 import type { RedemptionRecord } from "./rewards";
 import type {
+  CampaignState,
   EngineEvent,
   LedgerEntryDraft,
   Outcome,
@@ -81,6 +82,17 @@ export class Run {
     /** Answers of the reservations made after a planning run; undefined = planning. */
     readonly reservations?: ReadonlyMap<string, ReservationAnswer>,
   ) {}
+
+  /** Campaign states this run copied from the caller's state (see workingCopy). */
+  private readonly ownCampaigns = new Set<string>();
+
+  ownCampaignState(campaignId: string, shared: CampaignState): CampaignState {
+    if (this.ownCampaigns.has(campaignId)) return shared;
+    const own = { ...shared, progress: { ...shared.progress } };
+    this.state.campaigns[campaignId] = own;
+    this.ownCampaigns.add(campaignId);
+    return own;
+  }
 
   /** Whether taking this product needs a D1 reservation: stock, or a reward's code pool. */
   needsReservation(productId: string): boolean {

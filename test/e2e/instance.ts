@@ -27,7 +27,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startInstance(timeoutMs = 90_000): Promise<Instance> {
+/**
+ * `env` adds variables for `npm start` (e.g. DELIVERY_RETRY_SCHEDULE, which start.mjs
+ * passes to the Worker), on top of the port, root key, state directory and log level.
+ */
+export async function startInstance(timeoutMs = 90_000, env: Record<string, string> = {}): Promise<Instance> {
   const root = path.resolve(import.meta.dirname, "../..");
   const port = await freePort();
   const rootKey = `root_${randomBytes(24).toString("base64url")}`;
@@ -35,7 +39,7 @@ export async function startInstance(timeoutMs = 90_000): Promise<Instance> {
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [path.join(root, "scripts/start.mjs")], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), ADMIN_ROOT_KEY: rootKey, LOYALTY_STATE_DIR: stateDir, LOG_LEVEL: "warn" },
+    env: { ...process.env, PORT: String(port), ADMIN_ROOT_KEY: rootKey, LOYALTY_STATE_DIR: stateDir, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

@@ -1,0 +1,69 @@
+import autocannon from "autocannon";
+import { startInstance } from "../test/e2e/instance";
+import { eventBody, eventTypesOf, generateProgramme } from "./programme";
+
+// HTTP throughput (issue 9, part 2): a real `npm start` (wrangler dev: workerd, local D1,
+// Durable Objects and Queues) on loopback, request logging at warn, load from this
+// process with autocannon, each scenario bounded in time. Every figure is also given as
+// a ratio to the health route's, measured in the same run on the same machine.
+
+export const HTTP_CAMPAIGNS = 500;
+const USERS = 1000;
+
+export interface HttpResult {
+  scenario: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+}
+
+async function must(response: Response, what: string): Promise<Response> {
+  if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+export async function benchHttp(durationSeconds: number, connections = 10): Promise<HttpResult[]> {
+  const instance = await startInstance(120_000);
+  try {
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${instance.baseUrl}/api/loyalty/admin${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${instance.rootKey}`, "content-type": "application/json", ...(init.headers ?? {}) },
+      });
+    await must(await admin("/programme", { method: "PUT", body: JSON.stringify(generateProgramme(HTTP_CAMPAIGNS)) }), "apply the programme");
+    const types = eventTypesOf(HTTP_CAMPAIGNS);
+    await must(await admin("/events", { method: "POST", body: JSON.stringify(eventBody(types, 0, "bench-me")) }), "seed /me user");
+    const { token } = (await (await must(await admin("/users/bench-me/token", { method: "POST", body: "{}" }), "token")).json()) as { token: string };
+
+    let n = 0;
+    const run = async (scenario: string, options: autocannon.Options): Promise<HttpResult> => {
+      const result = await autocannon({ connections, duration: durationSeconds, ...options });
+      return {
+        scenario,
+        requestsPerSecond: Math.round(result.requests.average),
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        requests: result.requests.total,
+        errors: result.errors + result.timeouts + result.non2xx,
+      };
+    };
+    const auth = { authorization: `Bearer ${instance.rootKey}`, "content-type": "application/json" };
+    const ingest = (userOf: (i: number) => string): autocannon.Options => ({
+      url: `${instance.baseUrl}/api/loyalty/admin/events`,
+      method: "POST",
+      headers: auth,
+      requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(eventBody(types, ++n, userOf(n))) }) }],
+    });
+    return [
+      await run("health (baseline)", { url: `${instance.baseUrl}/api/loyalty/health` }),
+      await run("ingest, 1,000 users", ingest((i) => `user-${i % USERS}`)),
+      await run("ingest, one hot user", ingest(() => "hot-user")),
+      await run("GET /me", { url: `${instance.baseUrl}/api/loyalty/me`, headers: { authorization: `Bearer ${token}` } }),
+      await run("admin definitions read", { url: `${instance.baseUrl}/api/loyalty/admin/campaigns?limit=20`, headers: auth }),
+    ];
+  } finally {
+    await instance.stop();
+  }
+}
