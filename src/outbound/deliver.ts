@@ -29,6 +29,8 @@ const subscriptionSchema = z.object({ endpoint: z.string(), keys: z.object({ p25
 const deliveryBody = z.object({
   spaceId: z.string().min(1),
   userId: z.string().min(1),
+  /** The user's generation when the delivery was queued (0 = never erased). */
+  generation: z.number().int().min(0).default(0),
   message: z.discriminatedUnion("kind", [
     z.object({
       kind: z.literal("webhook"),
@@ -105,8 +107,22 @@ export const deliveryHandler: MessageHandler = async (envelope, env, attempts) =
   const space = await findSpaceById(dbOf(env.DB), parsed.data.spaceId);
   if (!space) return "ack"; // the space is gone: nothing to deliver for it
   const body = parsed.data;
+  if (await erasedSince(env.DB, space.id, body.userId, body.generation)) return "ack";
   return body.message.kind === "webhook" ? deliverWebhook(env, config, space, body, attempts) : deliverPush(env, config, space, body, attempts);
 };
+
+/**
+ * Whether the user was erased after this delivery was queued (SPEC §7: queued work of an
+ * older generation is dropped): the directory row carries the current generation, and an
+ * erasure writes it at once (a tombstone).
+ */
+async function erasedSince(d1: D1Database, spaceId: string, userId: string, generation: number): Promise<boolean> {
+  const row = await d1
+    .prepare(`SELECT generation FROM user_directory WHERE space_id = ?1 AND user_id = ?2`)
+    .bind(spaceId, userId)
+    .first<{ generation: number }>();
+  return row !== null && row.generation > generation;
+}
 
 /** What the log says and the queue does after an attempt. */
 async function conclude(env: Env, id: string, answer: Answer, verdict: AttemptVerdict): Promise<"ack" | { retryAfterSeconds: number }> {
@@ -138,6 +154,9 @@ async function deliverWebhook(env: Env, config: Config, space: SpaceRow, body: D
     : { status: null, retryAfter: null, error: `refused by the outbound URL policy: ${policy.reason}`, latencyMs: 0 };
   const verdict = policy.ok ? verdictOf(answer.status, answer.retryAfter, attempts, { schedule: config.deliveryRetrySchedule }) : ({ kind: "gone" } as const);
   if (verdict.kind === "gone") await disableEndpoint(env, config, space, message.webhook, answer.error ?? `HTTP ${answer.status}`);
+  else if (verdict.kind !== "delivered" && (await failingSince(env.DB, space.id, message.webhook)) < now - FAILING_DAYS_TO_DISABLE * 86_400_000) {
+    await disableEndpoint(env, config, space, message.webhook, `failing continuously for ${FAILING_DAYS_TO_DISABLE} days`);
+  }
   return conclude(env, id, answer, verdict);
 }
 
@@ -147,6 +166,25 @@ async function secretsOf(endpoint: { secret: string | null; previousSecret: stri
   const secrets = endpoint.secret ? [await open(endpoint.secret, context, config.signingKeySecret)] : [];
   if (endpoint.previousSecret && (endpoint.previousSecretUntil ?? 0) > now) secrets.push(await open(endpoint.previousSecret, context, config.signingKeySecret));
   return secrets;
+}
+
+/** SPEC §8.1: an endpoint failing continuously this long is disabled. */
+const FAILING_DAYS_TO_DISABLE = 5;
+
+/**
+ * Since when the endpoint has failed without a success: the oldest delivery not
+ * delivered after its latest success (Infinity when nothing is failing).
+ */
+async function failingSince(d1: D1Database, spaceId: string, endpointId: string): Promise<number> {
+  const row = await d1
+    .prepare(
+      `SELECT MIN(created_at) AS since FROM deliveries
+       WHERE space_id = ?1 AND endpoint_id = ?2 AND status IN ('pending', 'failed')
+         AND created_at > COALESCE((SELECT MAX(updated_at) FROM deliveries WHERE space_id = ?1 AND endpoint_id = ?2 AND status = 'delivered'), 0)`,
+    )
+    .bind(spaceId, endpointId)
+    .first<{ since: number | null }>();
+  return row?.since ?? Number.POSITIVE_INFINITY;
 }
 
 /** 410 Gone (SPEC §8.1): the endpoint is disabled, as an operator would by PATCH. */
@@ -201,18 +239,31 @@ async function deliverPush(env: Env, config: Config, space: SpaceRow, body: Deli
   return conclude(env, id, answer, verdict);
 }
 
-/** The payload as JSON within one record; a long body or data is cut, never the title. */
-function fitted(notification: { title: string; body: string; url: string | null; data: unknown; eventId: string }): Uint8Array {
+/**
+ * The payload as JSON within one record (SPEC §8.2: truncated at send): `data` goes
+ * first, then the body is shortened, then the url and the title — whatever a template
+ * rendered to, the message fits. Cuts fall on whole characters.
+ */
+export function fitted(notification: { title: string; body: string; url: string | null; data: unknown; eventId: string }): Uint8Array {
   const encoder = new TextEncoder();
-  let bytes = encoder.encode(JSON.stringify(notification));
-  if (bytes.byteLength <= MAX_PUSH_PAYLOAD_BYTES) return bytes;
-  const lean = { ...notification, data: null };
-  bytes = encoder.encode(JSON.stringify(lean));
-  while (bytes.byteLength > MAX_PUSH_PAYLOAD_BYTES && lean.body.length > 0) {
-    lean.body = lean.body.slice(0, Math.max(0, lean.body.length - Math.ceil((bytes.byteLength - MAX_PUSH_PAYLOAD_BYTES) / 2) - 1));
-    bytes = encoder.encode(JSON.stringify(lean));
+  const size = (n: object) => encoder.encode(JSON.stringify(n)).byteLength;
+  if (size(notification) <= MAX_PUSH_PAYLOAD_BYTES) return encoder.encode(JSON.stringify(notification));
+  const lean = { ...notification, data: null as unknown };
+  for (const field of ["body", "url", "title"] as const) {
+    const value = lean[field];
+    if (value === null || size(lean) <= MAX_PUSH_PAYLOAD_BYTES) continue;
+    // The longest prefix (in characters) that fits: a binary search on its length.
+    const chars = [...value];
+    let low = 0;
+    let high = chars.length;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (size({ ...lean, [field]: chars.slice(0, mid).join("") }) <= MAX_PUSH_PAYLOAD_BYTES) low = mid;
+      else high = mid - 1;
+    }
+    lean[field] = chars.slice(0, low).join("");
   }
-  return bytes;
+  return encoder.encode(JSON.stringify(lean));
 }
 
 export function hostAllowed(host: string, allowed: string[]): boolean {

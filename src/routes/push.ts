@@ -48,8 +48,18 @@ function checkEndpoint(c: Context<AppEnv>, endpoint: string): void {
   }
 }
 
+/** A 65-byte key can still be no point of P-256: every push to it would fail. */
+async function checkKey(p256dh: string): Promise<void> {
+  try {
+    await crypto.subtle.importKey("raw", fromBase64url(p256dh.replace(/=+$/, "")), { name: "ECDH", namedCurve: "P-256" }, false, []);
+  } catch {
+    throw invalidAt("keys.p256dh", "not a point on the P-256 curve");
+  }
+}
+
 async function subscribe(c: Context<AppEnv>, userId: string, subscription: z.infer<typeof subscriptionSchema>) {
   checkEndpoint(c, subscription.endpoint);
+  await checkKey(subscription.keys.p256dh);
   const stub = c.env.USERS.getByName(userObjectName(c.var.space.id, userId));
   const stored = (await stub.putPushSubscription({
     spaceId: c.var.space.id,

@@ -535,6 +535,8 @@ export class UserState extends DurableObject<Env> {
   private async sendOutboxRows(queue: OutboxQueue, rows: Array<{ id: number; message: unknown }>, spaceId: string | undefined): Promise<void> {
     const target = queue === "index" ? this.env.INDEX : this.env.DELIVERIES;
     const userId = this.storage.meta("userId");
+    // Deliveries carry the user's generation: one still queued when the user is erased is dropped (SPEC §7).
+    const generation = this.generation();
     const subscriptions = this.storage.pushSubscriptions();
     const messages = rows.flatMap(({ id, message }) => {
       const key = `${this.ctx.id.toString()}:${id}`;
@@ -545,11 +547,11 @@ export class UserState extends DurableObject<Env> {
       // retries, own removal on 404/410); a gateway push is one delivery.
       if (outbound.kind === "push" && !outbound.gateway) {
         return subscriptions.map((subscription, i) =>
-          sized({ v: 1, type: "delivery", key: `${key}:${i}`, body: { spaceId, userId, message, subscription } }),
+          sized({ v: 1, type: "delivery", key: `${key}:${i}`, body: { spaceId, userId, generation, message, subscription } }),
         );
       }
       // Estimated at 2 bytes a character (the queue's serialisation of non-Latin-1 text).
-      return [sized({ v: 1, type: "delivery", key, body: { spaceId, userId, message } })];
+      return [sized({ v: 1, type: "delivery", key, body: { spaceId, userId, generation, message } })];
     });
     // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
     // oversized batch would fail on every retry and block the outbox for good.
