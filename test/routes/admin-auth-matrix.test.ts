@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { requirementFor, SCOPES, scopesAllow, type Requirement, type Scope } from "../../src/auth/scopes";
 import { KIND_FIXTURES, call, createDefinition, programmeVersion, setupPrerequisites, viaSelf, type KindFixture } from "../helpers/definitions-api";
@@ -109,6 +110,12 @@ async function victimKey(slug: string): Promise<string> {
 // | POST   | /users/{userId}/redemptions/{id}/cancel| users:write | 200     | { restock } (redeemed first) |
 // | GET    | /users/{userId}/redemptions/{id}       | read        | 200     | (redeemed first)             |
 // | POST   | /products/{id}/codes                   | admin       | 200     | { codes: [one new code] }    |
+// | GET    | /webhooks/{id}/deliveries              | read        | 200     |                              |
+// | GET    | /webhooks/{id}/deliveries/{deliveryId} | read        | 200     | (a logged delivery first)    |
+// | POST   | …/deliveries/{deliveryId}/retry        | admin       | 202     | (a logged delivery first)    |
+// | POST   | /webhooks/{id}/rotate-secret           | admin       | 200     | (none)                       |
+// | PUT    | /users/{userId}/push-subscriptions     | users:write | 201     | a browser subscription       |
+// | DELETE | /users/{userId}/push-subscriptions     | users:write | 204     | (?endpoint=, subscribed)     |
 // ({kind}: each of the 8 definition kinds, bodies from KIND_FIXTURES; generated below.
 // The /events and /users rows act on a fresh user id per prepare; see userRoutes.)
 const ROUTES: RouteCase[] = [
@@ -194,6 +201,7 @@ const ROUTES: RouteCase[] = [
   ...userRoutes(),
   ...audienceRoutes(),
   ...rewardRoutes(),
+  ...outboundRoutes(),
 ];
 
 /** Reads a definition for snapshots: its status and body (or just the status). */
@@ -522,6 +530,71 @@ function rewardRoutes(): RouteCase[] {
   ];
 }
 
+/** A disabled endpoint the delivery rows act on (a replay is logged skipped, nothing is sent). */
+const USER_HOOK = "matrix-hook";
+
+/** A delivery of USER_HOOK written to the log as the consumer would; answers its id. */
+async function loggedDelivery(f: Fixture): Promise<string> {
+  const id = `msg_${uniqueSlug("d").replace(/[^a-z0-9]/g, "")}`.slice(0, 40);
+  const message = { spaceId: f.space.id, userId: "matrix-user", message: { kind: "webhook", webhook: USER_HOOK, eventId: "e#1", type: "loyalty.metric.changed", occurredAt: new Date().toISOString(), data: {} } };
+  await env.DB.prepare(
+    `INSERT INTO deliveries (id, space_id, kind, endpoint_id, user_id, event_type, message, status, attempts, created_at, updated_at)
+     VALUES (?, ?, 'webhook', ?, 'matrix-user', 'loyalty.metric.changed', ?, 'skipped', 0, ?, ?)`,
+  ).bind(id, f.space.id, USER_HOOK, JSON.stringify(message), Date.now(), Date.now()).run();
+  return id;
+}
+
+/** A subscription as a browser makes it: a P-256 public key and 16 random bytes. */
+async function browserSubscription() {
+  const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
+  const b64url = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return {
+    endpoint: `https://fcm.googleapis.com/fcm/send/${uniqueSlug("sub")}`,
+    keys: { p256dh: b64url((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer), auth: b64url(crypto.getRandomValues(new Uint8Array(16))) },
+  };
+}
+
+/** Webhook operations and push subscriptions (SPEC §8). */
+function outboundRoutes(): RouteCase[] {
+  return [
+    { method: "GET", template: "/webhooks/{id}/deliveries", needs: "read", success: 200, prepare: async () => ({ path: `/webhooks/${USER_HOOK}/deliveries?limit=5` }) },
+    {
+      method: "GET",
+      template: "/webhooks/{id}/deliveries/{deliveryId}",
+      needs: "read",
+      success: 200,
+      prepare: async (f) => ({ path: `/webhooks/${USER_HOOK}/deliveries/${await loggedDelivery(f)}` }),
+    },
+    {
+      method: "POST",
+      template: "/webhooks/{id}/deliveries/{deliveryId}/retry",
+      needs: "admin",
+      success: 202,
+      prepare: async (f) => ({ path: `/webhooks/${USER_HOOK}/deliveries/${await loggedDelivery(f)}/retry` }),
+    },
+    { method: "POST", template: "/webhooks/{id}/rotate-secret", needs: "admin", success: 200, prepare: async () => ({ path: `/webhooks/${USER_HOOK}/rotate-secret` }) },
+    {
+      method: "PUT",
+      template: "/users/{userId}/push-subscriptions",
+      needs: "users:write",
+      success: 201,
+      prepare: async () => ({ path: `/users/${freshUser()}/push-subscriptions`, body: await browserSubscription() }),
+    },
+    {
+      method: "DELETE",
+      template: "/users/{userId}/push-subscriptions",
+      needs: "users:write",
+      success: 204,
+      prepare: async (f) => {
+        const user = freshUser();
+        const subscription = await browserSubscription();
+        await rootWrite(f, "PUT", `/users/${user}/push-subscriptions`, subscription, 201);
+        return { path: `/users/${user}/push-subscriptions?endpoint=${encodeURIComponent(subscription.endpoint)}` };
+      },
+    },
+  ];
+}
+
 /** The directory, segment members and jobs (SPEC §5.5, §5.8): reads of the D1 indexes. */
 function audienceRoutes(): RouteCase[] {
   return [
@@ -573,6 +646,7 @@ function fixture(): Promise<Fixture> {
     await createDefinition(space, "metrics", { id: USER_METRIC, name: "Matrix points", kind: "currency" });
     await createDefinition(space, "products", { id: USER_ITEM, name: "Matrix item", type: "item" });
     await createDefinition(space, "segments", { id: USER_SEGMENT, name: "Matrix static", type: "static" });
+    await createDefinition(space, "webhooks", { id: USER_HOOK, url: "https://hooks.example.com/matrix", events: ["*"], enabled: false });
     await createDefinition(space, "products", { id: USER_REWARD, name: "Matrix reward", type: "reward", price: { metric: USER_METRIC, amount: 1 } });
     // What the streak restore row breaks and restores.
     await createDefinition(space, "streaks", { id: USER_STREAK, name: "Matrix streak", period: "day" });

@@ -272,6 +272,18 @@ describe("outbox", () => {
     return sent;
   }
 
+  /** One Web Push subscription for the user: a push is handed over once per subscription. */
+  async function subscribe(admin: Admin, userId: string): Promise<void> {
+    const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
+    const b64url = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const subscription = {
+      endpoint: `https://fcm.googleapis.com/fcm/send/${userId}`,
+      keys: { p256dh: b64url((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer), auth: b64url(crypto.getRandomValues(new Uint8Array(16))) },
+    };
+    const res = await admin.at("PUT", `/users/${userId}/push-subscriptions`, subscription);
+    expect(res.status, res.text).toBe(201);
+  }
+
   const alarmOf = (admin: Admin, userId: string) =>
     runInDurableObject(admin.stub(userId), (_instance: UserState, state) => state.storage.getAlarm());
 
@@ -290,6 +302,7 @@ describe("outbox", () => {
   it("rows survive a failed queue send, an alarm is set, and the alarm re-sends them", async () => {
     const admin = await outboxSpace();
     const userId = uniqueUser();
+    await subscribe(admin, userId);
     await setDeliveries(admin, userId, "fail");
 
     const answer = await admin.event({ id: "o-1", userId, type: "order", data: { amount: 12 } });
@@ -341,6 +354,7 @@ describe("outbox", () => {
   it("rows left by a failed send go out with the next event once the queue is back", async () => {
     const admin = await outboxSpace();
     const userId = uniqueUser();
+    await subscribe(admin, userId);
     await setDeliveries(admin, userId, "fail");
     await admin.apply({ id: "o-1", userId, type: "order", data: { amount: 1 } });
     expect(await admin.stub(userId).outboxSize()).toBe(3);
