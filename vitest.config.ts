@@ -29,6 +29,9 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup.ts"],
+      // One more file in flight than this machine has cores: the longest files mostly wait
+      // on queues, alarms and the directory, not on the CPU (measured: 8.6 → 4.8 min).
+      maxWorkers: 3,
       include: ["test/**/*.test.ts"],
       // test/e2e runs in Node against a real `npm start` (vitest.e2e.config.ts).
       exclude: ["test/e2e/**", "node_modules/**"],
