@@ -20,7 +20,8 @@ createServer((request, response) => {
   request.on("data", (chunk) => (body += chunk));
   request.on("end", () => {
     try {
-      const payload = verifier.verify(body, request.headers);
+      const headers = /** @type {Record<string, string>} */ (Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)])));
+      const payload = /** @type {{ type: string; userId: string; data: unknown }} */ (verifier.verify(body, headers));
       const id = String(request.headers["webhook-id"]);
       if (!seen.has(id)) {
         seen.add(id);
@@ -28,7 +29,7 @@ createServer((request, response) => {
       }
       response.writeHead(204).end();
     } catch (error) {
-      console.error(`refused a delivery: ${error.message}`);
+      console.error(`refused a delivery: ${/** @type {Error} */ (error).message}`);
       response.writeHead(400).end();
     }
   });
