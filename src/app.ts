@@ -5,6 +5,7 @@ import { userAuth, userCors, userSpace } from "./auth/user-auth";
 import { ApiError, problemResponse, type ErrorCode } from "./errors";
 import type { AppEnv } from "./http/context";
 import { adminIdempotency } from "./http/idempotency";
+import { adminRateLimit, userRateLimit } from "./http/rate-limit";
 import { jsonBody } from "./http/json-body";
 import { log } from "./http/log";
 import { requestContext } from "./http/request-context";
@@ -41,7 +42,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   admin.use("*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
-  }, adminAuth, jsonBody, adminIdempotency);
+  }, adminAuth, adminRateLimit, jsonBody, adminIdempotency);
   registerSpaceRoutes(admin);
   registerApiKeyRoutes(admin);
   registerUserTokenRoutes(admin);
@@ -56,7 +57,7 @@ export function newApp(): OpenAPIHono<AppEnv> {
   app.route("/api/loyalty/admin", admin);
 
   const me = newRouter();
-  me.use("*", userSpace, userCors, userAuth, jsonBody);
+  me.use("*", userSpace, userCors, userAuth, userRateLimit, jsonBody);
   registerProfileRoutes(me);
   registerMePushRoutes(me);
   app.route("/api/loyalty/me", me);

@@ -1,8 +1,8 @@
 import { applyD1Migrations, env } from "cloudflare:test";
-import { beforeEach } from "vitest";
+import { beforeAll } from "vitest";
 
-// Storage is not reset between tests of a file (pool-workers >= 0.13): migrations are
-// idempotent, and every test creates its own space and user ids.
-beforeEach(async () => {
+// Storage is not reset between tests of a file (pool-workers >= 0.13): the migrations are
+// applied once per file, and every test creates its own space and user ids.
+beforeAll(async () => {
   await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
 });

@@ -84,7 +84,8 @@ export const jobPageHandler: MessageHandler = async (message, env, attempts) => 
   // Ahead of the cursor: the page before it sent this one and has not recorded itself
   // yet. Later, not never — this message may be the only one carrying the rest of the job
   // (if that page never records, its redelivery sends this page again).
-  if (job.cursor !== after) return { retryAfterSeconds: EARLY_PAGE_RETRY_SECONDS };
+  // Growing waits (2, 4, 8, 16, 32 s) span a minute of the queue's retries.
+  if (job.cursor !== after) return { retryAfterSeconds: Math.min(EARLY_PAGE_RETRY_SECONDS * 2 ** Math.max(0, attempts - 1), 60) };
 
   const userIds = await directoryPage(env.DB, spaceId, after, PAGE_SIZE);
   const results = await recomputeAll(env, spaceId, job, userIds);
@@ -126,4 +127,19 @@ async function recomputeAll(env: Env, spaceId: string, job: JobRow, userIds: str
     );
   }
   return results;
+}
+
+/**
+ * A page that ran out of queue retries (it kept arriving before the page before it had
+ * recorded itself, or its handler kept failing) must not end the job: while the job runs
+ * and has not passed this page, the page is queued again, 30 s later.
+ */
+export async function requeueDeadPage(message: { body: unknown; key: string }, env: Env): Promise<void> {
+  const parsed = pageBody.safeParse(message.body);
+  if (!parsed.success) return;
+  const { spaceId, jobId, after } = parsed.data;
+  const job = await findJob(dbOf(env.DB), spaceId, jobId);
+  if (!job || job.status !== "running" || (job.cursor ?? "") > after) return;
+  log(env, "warn", "job.page_requeued", { jobId, after });
+  await env.JOBS.send(pageMessage(spaceId, jobId, after).body, { delaySeconds: 30 });
 }

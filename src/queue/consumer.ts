@@ -3,7 +3,7 @@ import type { Env } from "../env";
 import { directoryBatchHandler } from "../directory/queue";
 import { ingestHandler } from "../events/async";
 import { log } from "../http/log";
-import { jobPageHandler } from "../jobs/runner";
+import { jobPageHandler, requeueDeadPage } from "../jobs/runner";
 import { deliveryHandler, recordDeadDelivery } from "../outbound/deliver";
 
 // Queue messages (SPEC §1.2): every message is parsed with zod here, carries a version
@@ -36,6 +36,7 @@ export const handlers: Record<string, MessageHandler> = {
 /** What a dead-letter queue records besides the log line (SPEC §8.1: a failed delivery). */
 const deadLetterRecorders: Record<string, (message: QueueMessageEnvelope, env: Env) => Promise<void>> = {
   delivery: recordDeadDelivery,
+  "job.page": requeueDeadPage,
 };
 
 export const batchHandlers: Record<string, BatchHandler> = {

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { requirementFor, SCOPES, scopesAllow, type Requirement, type Scope } from "../../src/auth/scopes";
 import { KIND_FIXTURES, call, createDefinition, programmeVersion, setupPrerequisites, viaSelf, type KindFixture } from "../helpers/definitions-api";
 import { BASE, ROOT_KEY, createKey, createSpace, expectProblem, json, uniqueSlug, type TestSpace } from "../helpers/harness";
@@ -14,6 +14,9 @@ import { BASE, ROOT_KEY, createKey, createSpace, expectProblem, json, uniqueSlug
 // thousands. "the matrix's transport" below checks SELF.fetch answers alike.
 
 const ADMIN = "/api/loyalty/admin";
+// A row's prepare makes several requests (a user, points, a redemption): ample time when
+// the suite shares the machine with other files.
+vi.setConfig({ testTimeout: 30_000 });
 
 interface Fixture {
   /** The space the requests act in, with one key per scope and a revoked admin key. */
