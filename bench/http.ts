@@ -9,6 +9,8 @@ import { eventBody, eventTypesOf, generateProgramme } from "./programme";
 
 export const HTTP_CAMPAIGNS = 500;
 const USERS = 1000;
+/** /me is read by this many users in turn: one user's token is rate-limited at 100 a minute (SPEC §10). */
+const READERS = 500;
 
 export interface HttpResult {
   scenario: string;
@@ -34,8 +36,22 @@ export async function benchHttp(durationSeconds: number, connections = 10): Prom
       });
     await must(await admin("/programme", { method: "PUT", body: JSON.stringify(generateProgramme(HTTP_CAMPAIGNS)) }), "apply the programme");
     const types = eventTypesOf(HTTP_CAMPAIGNS);
-    await must(await admin("/events", { method: "POST", body: JSON.stringify(eventBody(types, 0, "bench-me")) }), "seed /me user");
-    const { token } = (await (await must(await admin("/users/bench-me/token", { method: "POST", body: "{}" }), "token")).json()) as { token: string };
+    // Apps read their own user's state: tokens of READERS users, each seen once before.
+    await must(
+      await admin("/events/batch", { method: "POST", body: JSON.stringify({ events: Array.from({ length: READERS }, (_, i) => eventBody(types, i, `reader-${i}`)) }) }),
+      "seed the readers",
+    );
+    const tokens: string[] = [];
+    for (let i = 0; i < READERS; i++) {
+      const minted = await must(await admin(`/users/reader-${i}/token`, { method: "POST", body: "{}" }), "token");
+      tokens.push(((await minted.json()) as { token: string }).token);
+    }
+    // One API key per back-office service, as an operator would (each key has its own limit).
+    const keyFor = async (name: string) => {
+      const created = await must(await admin("/api-keys", { method: "POST", body: JSON.stringify({ name, scopes: ["admin"] }) }), "api key");
+      return ((await created.json()) as { secret: string }).secret;
+    };
+    const [spreadKey, hotKey, readKey] = [await keyFor("bench ingest"), await keyFor("bench hot"), await keyFor("bench read")];
 
     let n = 0;
     const run = async (scenario: string, options: autocannon.Options): Promise<HttpResult> => {
@@ -49,19 +65,22 @@ export async function benchHttp(durationSeconds: number, connections = 10): Prom
         errors: result.errors + result.timeouts + result.non2xx,
       };
     };
-    const auth = { authorization: `Bearer ${instance.rootKey}`, "content-type": "application/json" };
-    const ingest = (userOf: (i: number) => string): autocannon.Options => ({
+    const auth = (key: string) => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
+    const ingest = (key: string, userOf: (i: number) => string): autocannon.Options => ({
       url: `${instance.baseUrl}/api/loyalty/admin/events`,
       method: "POST",
-      headers: auth,
+      headers: auth(key),
       requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(eventBody(types, ++n, userOf(n))) }) }],
     });
     return [
       await run("health (baseline)", { url: `${instance.baseUrl}/api/loyalty/health` }),
-      await run("ingest, 1,000 users", ingest((i) => `user-${i % USERS}`)),
-      await run("ingest, one hot user", ingest(() => "hot-user")),
-      await run("GET /me", { url: `${instance.baseUrl}/api/loyalty/me`, headers: { authorization: `Bearer ${token}` } }),
-      await run("admin definitions read", { url: `${instance.baseUrl}/api/loyalty/admin/campaigns?limit=20`, headers: auth }),
+      await run("ingest, 1,000 users", ingest(spreadKey, (i) => `user-${i % USERS}`)),
+      await run("ingest, one hot user", ingest(hotKey, () => "hot-user")),
+      await run("GET /me", {
+        url: `${instance.baseUrl}/api/loyalty/me`,
+        requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[++n % READERS]}` } }) }],
+      }),
+      await run("admin definitions read", { url: `${instance.baseUrl}/api/loyalty/admin/campaigns?limit=20`, headers: auth(readKey) }),
     ];
   } finally {
     await instance.stop();
