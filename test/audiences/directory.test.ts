@@ -1,6 +1,6 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
+import { runQueue, type QueueResult, type QueueTestMessage } from "../helpers/queue";
 import type { Env } from "../../src/env";
 import { directoryChanged, LAST_SEEN_REFRESH_MS, type DirectoryUpdate } from "../../src/directory/entry";
 import { answer, callDirect, uniqueSlug, type Answer, type TestSpace } from "../helpers/harness";
@@ -110,55 +110,14 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 // Queue delivery -------------------------------------------------------------------
 
-interface QueueResult {
-  outcome: string;
-  ackAll: boolean;
-  retryBatch: { retry: boolean; delaySeconds?: number };
-  explicitAcks: string[];
-  retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
-}
-
-interface TestMessage {
-  id: string;
-  body: unknown;
-  attempts?: number;
-}
-
 let keys = 0;
 /** The envelope a user's outbox sends to the index queue. */
 function directoryMessage(update: unknown, key = `test-directory-${++keys}`) {
   return { v: 1, type: "directory", key, body: update };
 }
 
-/**
- * One batch through the Worker's `queue` export on `loyalty-index` (optionally with
- * another env). getQueueResult drops `delaySeconds`, so each retry's options are recorded
- * and merged back, as in test/queue/consumer.test.ts.
- */
-async function deliver(messages: TestMessage[], withEnv: Env = env): Promise<QueueResult> {
-  const batch = createMessageBatch(
-    "loyalty-index",
-    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const retryOptions = new Map<string, QueueRetryOptions | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (options?: QueueRetryOptions) => {
-      retryOptions.set(message.id, options);
-      retry();
-    };
-  }
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env>).queue!(batch, withEnv, ctx);
-  const result = (await getQueueResult(batch, ctx)) as QueueResult;
-  return {
-    ...result,
-    retryMessages: result.retryMessages.map((m) => {
-      const delaySeconds = retryOptions.get(m.msgId)?.delaySeconds;
-      return delaySeconds === undefined ? m : { ...m, delaySeconds };
-    }),
-  };
-}
+/** One batch through the Worker's `queue` export on `loyalty-index` (optionally with another env). */
+const deliver = (messages: QueueTestMessage[], withEnv: Env = env) => runQueue("loyalty-index", messages, withEnv);
 
 function expectAllAcked(result: QueueResult, ids: string[]): void {
   expect(result.outcome).toBe("ok");
@@ -785,7 +744,7 @@ describe("directory updates through the queue handler", () => {
     } as unknown as D1Database;
     const failingEnv = new Proxy(env, { get: (target, prop) => (prop === "DB" ? failingDb : Reflect.get(target, prop)) }) as Env;
 
-    const messages: TestMessage[] = [
+    const messages: QueueTestMessage[] = [
       { id: "d1", body: directoryMessage(update(api.space, "f1", 1, ["club"])), attempts: 1 },
       { id: "d2", body: directoryMessage(update(api.space, "f2", 1, ["vips"])), attempts: 2 },
       { id: "d3", body: directoryMessage(update(api.space, "f3", 1, [])), attempts: 3 },

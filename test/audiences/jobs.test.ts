@@ -1,7 +1,6 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
-import type { Env } from "../../src/env";
+import { runQueue, type QueueResult } from "../helpers/queue";
 import { answer, callDirect, createSpace, type Answer, type TestSpace } from "../helpers/harness";
 
 // Background recompute jobs (SPEC §4.3, §4.4, §5.8): a change of a dynamic segment's rule
@@ -182,23 +181,7 @@ const metricOf = (doc: any, metric: string) => (doc.metrics as Array<{ metric: s
 // ---------------------------------------------------------------------------------------
 // The worker's queue export, driven with a MessageBatch built by the pool.
 
-interface QueueResult {
-  outcome: string;
-  ackAll: boolean;
-  retryBatch: { retry: boolean };
-  explicitAcks: string[];
-  retryMessages: Array<{ msgId: string }>;
-}
-
-async function deliver(queue: string, messages: Array<{ id: string; body: unknown; attempts?: number }>): Promise<QueueResult> {
-  const batch = createMessageBatch(
-    queue,
-    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env>).queue!(batch, env, ctx);
-  return (await getQueueResult(batch, ctx)) as QueueResult;
-}
+const deliver = (queue: string, messages: Array<{ id: string; body: unknown; attempts?: number }>) => runQueue(queue, messages);
 
 function expectAcked(result: QueueResult, ids: string[]): void {
   expect(result.outcome).toBe("ok");

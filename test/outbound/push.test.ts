@@ -1,8 +1,7 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
-import worker from "../../src/index";
-import type { Env } from "../../src/env";
+import { runQueue, type QueueResult } from "../helpers/queue";
 import { call, createKey, type TestSpace } from "../helpers/harness";
 import { ADMIN, ME, errorPaths, expectProblemReply, freshAdmin, meGet, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
 
@@ -264,37 +263,7 @@ async function pushDeliveries(spaceId: string): Promise<Array<DeliveryRow & { en
 // ---------------------------------------------------------------------------------------
 // Driving the deliveries queue's consumer directly (as test/queue/consumer.test.ts does)
 
-interface QueueResult {
-  outcome: string;
-  explicitAcks: string[];
-  retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
-  retryBatch: { retry: boolean };
-}
-
-async function consume(messages: Array<{ id: string; body: unknown; attempts: number }>): Promise<QueueResult> {
-  const batch = createMessageBatch(
-    "loyalty-deliveries",
-    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts, body: m.body })),
-  );
-  const retryOptions = new Map<string, QueueRetryOptions | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (options?: QueueRetryOptions) => {
-      retryOptions.set(message.id, options);
-      retry();
-    };
-  }
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env>).queue!(batch, env, ctx);
-  const result = (await getQueueResult(batch, ctx)) as QueueResult;
-  return {
-    ...result,
-    retryMessages: result.retryMessages.map((m) => {
-      const delaySeconds = retryOptions.get(m.msgId)?.delaySeconds;
-      return delaySeconds === undefined ? m : { ...m, delaySeconds };
-    }),
-  };
-}
+const consume = (messages: Array<{ id: string; body: unknown; attempts: number }>) => runQueue("loyalty-deliveries", messages);
 
 /** The message the user's object queues for one push to one subscription. */
 function pushDelivery(space: TestSpace, userId: string, d: Device, eventId: string) {

@@ -1,7 +1,6 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
-import type { Env } from "../../src/env";
+import { runQueue, type QueueResult } from "../helpers/queue";
 import { deliveryIdOf } from "../../src/outbound/delivery-log";
 import { MAX_QUEUE_DELAY_SECONDS, RETRY_SCHEDULE_SECONDS, retryDelaySeconds, verdictOf } from "../../src/outbound/schedule";
 import { errorPaths, expectProblemReply, freshAdmin, uniqueUser, type Admin } from "../helpers/users-api";
@@ -84,45 +83,6 @@ async function verifies(secret: string, signature: string, seen: Seen): Promise<
 
 const signaturesOf = (seen: Seen): string[] => seen.headers["webhook-signature"]!.split(" ");
 
-interface QueueResult {
-  outcome: string;
-  ackAll: boolean;
-  retryBatch: { retry: boolean; delaySeconds?: number };
-  explicitAcks: string[];
-  retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
-}
-
-let messageSerial = 0;
-
-/**
- * Runs one batch through the Worker's `queue` export (as test/queue/consumer.test.ts does)
- * and records the options each `retry()` received, which getQueueResult drops.
- */
-async function runQueue(queue: string, messages: Array<{ body: unknown; attempts?: number; id?: string }>): Promise<QueueResult> {
-  const batch = createMessageBatch(
-    queue,
-    messages.map((m) => ({ id: m.id ?? `msg-${++messageSerial}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const retryOptions = new Map<string, QueueRetryOptions | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (options?: QueueRetryOptions) => {
-      retryOptions.set(message.id, options);
-      retry();
-    };
-  }
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env>).queue!(batch, env as unknown as Env, ctx);
-  const result = (await getQueueResult(batch, ctx)) as QueueResult;
-  return {
-    ...result,
-    retryMessages: result.retryMessages.map((m) => {
-      const delaySeconds = retryOptions.get(m.msgId)?.delaySeconds;
-      return delaySeconds === undefined ? m : { ...m, delaySeconds };
-    }),
-  };
-}
-
 interface WebhookMessage {
   webhook: string;
   userId: string;
@@ -133,6 +93,7 @@ interface WebhookMessage {
   seq?: number;
 }
 
+let messageSerial = 0;
 /** A delivery message as the user's outbox sends it (src/user/user-state.ts). */
 function deliveryEnvelope(admin: Admin, m: WebhookMessage) {
   const message = { kind: "webhook", webhook: m.webhook, eventId: m.eventId, type: m.type, occurredAt: m.occurredAt, data: m.data, ...(m.seq ? { seq: m.seq } : {}) };

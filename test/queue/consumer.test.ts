@@ -1,26 +1,10 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
-import type { Env } from "../../src/env";
 import { handlers, type MessageHandler, type QueueMessageEnvelope } from "../../src/queue/consumer";
+import { runQueue, type QueueResult, type QueueTestMessage } from "../helpers/queue";
 
 // The queue consumer (SPEC §1.2): every message is parsed with zod, then acked or retried
 // one by one. Driven through the Worker's real `queue` export with a MessageBatch built
 // by the pool, whose ack/retry state getQueueResult reads back.
-
-interface QueueResult {
-  outcome: string;
-  ackAll: boolean;
-  retryBatch: { retry: boolean; delaySeconds?: number };
-  explicitAcks: string[];
-  retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
-}
-
-interface TestMessage {
-  id: string;
-  body: unknown;
-  attempts?: number;
-}
 
 const temporaryTypes: string[] = [];
 let counter = 0;
@@ -37,36 +21,8 @@ function envelope(type: string, body: unknown = {}, key = `key-${++counter}`): Q
   return { v: 1, type, key, body };
 }
 
-/**
- * Runs one batch through the Worker's `queue` export. getQueueResult (pool 0.15.1) reports
- * which messages were acked or retried but drops `delaySeconds`, so the options each
- * `retry()` received are recorded here and merged into `retryMessages`.
- */
-async function deliver(queue: string, messages: TestMessage[]): Promise<QueueResult> {
-  const batch = createMessageBatch(
-    queue,
-    messages.map((m) => ({ id: m.id, timestamp: new Date(1_700_000_000_000), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const retryOptions = new Map<string, QueueRetryOptions | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (options?: QueueRetryOptions) => {
-      retryOptions.set(message.id, options);
-      retry();
-    };
-  }
-  const ctx = createExecutionContext();
-  const queueHandler = (worker as ExportedHandler<Env>).queue!;
-  await queueHandler(batch, env, ctx);
-  const result = (await getQueueResult(batch, ctx)) as QueueResult;
-  return {
-    ...result,
-    retryMessages: result.retryMessages.map((m) => {
-      const delaySeconds = retryOptions.get(m.msgId)?.delaySeconds;
-      return delaySeconds === undefined ? m : { ...m, delaySeconds };
-    }),
-  };
-}
+/** One batch through the Worker's `queue` export (test/helpers/queue.ts); fixed timestamp. */
+const deliver = (queue: string, messages: QueueTestMessage[]) => runQueue(queue, messages, undefined, new Date(1_700_000_000_000));
 
 function expectAcked(result: QueueResult, ids: string[]): void {
   expect(result.outcome).toBe("ok");

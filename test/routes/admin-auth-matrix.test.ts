@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { requirementFor, SCOPES, scopesAllow, type Requirement, type Scope } from "../../src/auth/scopes";
 import { KIND_FIXTURES, call, createDefinition, programmeVersion, setupPrerequisites, viaSelf, type KindFixture } from "../helpers/definitions-api";
+import { browserSubscription as newSubscription } from "../helpers/push";
 import { BASE, ROOT_KEY, createKey, createSpace, expectProblem, json, uniqueSlug, type TestSpace } from "../helpers/harness";
 
 // The shared Admin API security matrix (SPEC §3.1, §3.2): every admin route, every way a
@@ -550,15 +551,8 @@ async function loggedDelivery(f: Fixture): Promise<string> {
   return id;
 }
 
-/** A subscription as a browser makes it: a P-256 public key and 16 random bytes. */
-async function browserSubscription() {
-  const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
-  const b64url = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  return {
-    endpoint: `https://fcm.googleapis.com/fcm/send/${uniqueSlug("sub")}`,
-    keys: { p256dh: b64url((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer), auth: b64url(crypto.getRandomValues(new Uint8Array(16))) },
-  };
-}
+/** A browser's subscription to a default push host. */
+const browserSubscription = () => newSubscription(`https://fcm.googleapis.com/fcm/send/${uniqueSlug("sub")}`);
 
 /** Webhook operations and push subscriptions (SPEC §8). */
 function outboundRoutes(): RouteCase[] {

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { browserSubscription } from "../helpers/push";
 import { FAULT_EVENT_TYPE, type UserState } from "../../src/user/user-state";
 import { errorPaths, expectProblemReply, freshAdmin, sumDeltas, uniqueUser, type Admin } from "../helpers/users-api";
 
@@ -274,12 +275,7 @@ describe("outbox", () => {
 
   /** One Web Push subscription for the user: a push is handed over once per subscription. */
   async function subscribe(admin: Admin, userId: string): Promise<void> {
-    const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
-    const b64url = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    const subscription = {
-      endpoint: `https://fcm.googleapis.com/fcm/send/${userId}`,
-      keys: { p256dh: b64url((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer), auth: b64url(crypto.getRandomValues(new Uint8Array(16))) },
-    };
+    const subscription = await browserSubscription(`https://fcm.googleapis.com/fcm/send/${userId}`);
     const res = await admin.at("PUT", `/users/${userId}/push-subscriptions`, subscription);
     expect(res.status, res.text).toBe(201);
   }
