@@ -81,20 +81,29 @@ export async function confirmReservations(d1: D1Database, ids: string[], now: nu
 }
 
 /**
+ * Puts back what a reservation in `status` took of the product's stock (the remaining
+ * count only if the product is stocked) and takes it off `redeemed`. A reservation in
+ * another status matches nothing, so this runs at most once per status change.
+ */
+function stockBack(d1: D1Database, id: string, status: "reserved" | "confirmed"): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE product_stock SET remaining = CASE WHEN r.stock_taken = 1 THEN remaining + r.quantity ELSE remaining END,
+         redeemed = redeemed - r.quantity
+       FROM (SELECT space_id, product_id, quantity, stock_taken FROM reservations WHERE id = ?1 AND status = ?2) AS r
+       WHERE product_stock.space_id = r.space_id AND product_stock.product_id = r.product_id`,
+    )
+    .bind(id, status);
+}
+
+/**
  * Gives back what a reservation took — only while it is `reserved` (never confirmed):
  * the stock, and its codes to the pool. Used for takes the user's object did not commit.
  */
 export async function releaseReservation(d1: D1Database, id: string, now: number): Promise<void> {
   const pending = `EXISTS (SELECT 1 FROM reservations WHERE id = ?1 AND status = 'reserved')`;
   await d1.batch([
-    d1
-      .prepare(
-        `UPDATE product_stock SET remaining = CASE WHEN r.stock_taken = 1 THEN remaining + r.quantity ELSE remaining END,
-           redeemed = redeemed - r.quantity
-         FROM (SELECT space_id, product_id, quantity, stock_taken FROM reservations WHERE id = ?1 AND status = 'reserved') AS r
-         WHERE product_stock.space_id = r.space_id AND product_stock.product_id = r.product_id`,
-      )
-      .bind(id),
+    stockBack(d1, id, "reserved"),
     d1.prepare(`UPDATE product_codes SET reservation_id = NULL, user_id = NULL, allocated_at = NULL WHERE reservation_id = ?1 AND ${pending}`).bind(id),
     d1.prepare(`UPDATE reservations SET status = 'released', updated_at = ?2 WHERE id = ?1 AND status = 'reserved'`).bind(id, now),
   ]);
@@ -106,14 +115,7 @@ export async function releaseReservation(d1: D1Database, id: string, now: number
  */
 export async function restockReservation(d1: D1Database, id: string, now: number): Promise<void> {
   await d1.batch([
-    d1
-      .prepare(
-        `UPDATE product_stock SET remaining = CASE WHEN r.stock_taken = 1 THEN remaining + r.quantity ELSE remaining END,
-           redeemed = redeemed - r.quantity
-         FROM (SELECT space_id, product_id, quantity, stock_taken FROM reservations WHERE id = ?1 AND status = 'confirmed') AS r
-         WHERE product_stock.space_id = r.space_id AND product_stock.product_id = r.product_id`,
-      )
-      .bind(id),
+    stockBack(d1, id, "confirmed"),
     d1.prepare(`UPDATE reservations SET status = 'restocked', updated_at = ?2 WHERE id = ?1 AND status = 'confirmed'`).bind(id, now),
   ]);
 }
