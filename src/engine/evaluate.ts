@@ -60,7 +60,11 @@ export function startRun(programme: Programme, input: UserState, root: RootEvent
  * The state a run may change, without copying what it will not: every collection is
  * copied one level deep (metrics and streaks whole: they are few and small), but the
  * campaign states — one per campaign the user ever touched, the bulk of a seasoned
- * user's state — are shared until the run writes one (campaignStateFor copies it then).
+ * user's state — are not copied at all: the run's map is an empty object layered over the
+ * caller's (its prototype), so a lookup falls through to the caller's state and a write
+ * (campaignStateFor copies the state first) lands in the layer. Copying 1,200 campaign
+ * states cost more than evaluating the event (bench/README.md). The run only ever looks
+ * campaigns up by id; finishRun takes the layer off again (settleCampaignLayer).
  * The caller's state is never changed (a failed or dry run leaves it as it was).
  */
 function workingCopy(input: UserState): UserState {
@@ -72,7 +76,7 @@ function workingCopy(input: UserState): UserState {
     staticSegments: [...input.staticSegments],
     dynamicSegments: [...input.dynamicSegments],
     ladders: { ...input.ladders },
-    campaigns: { ...input.campaigns },
+    campaigns: Object.create(input.campaigns) as Record<string, CampaignState>,
     ...(input.streaks ? { streaks: structuredClone(input.streaks) } : {}),
     ...(input.codes ? { codes: Object.fromEntries(Object.entries(input.codes).map(([id, list]) => [id, [...list]])) } : {}),
   };
@@ -85,7 +89,48 @@ export function finishRun(run: Run): EvaluationResult {
     while (run.queue.length > 0) evaluateOne(run, run.queue.shift()!);
     run.flushLadderChanges();
   } while (run.queue.length > 0);
-  return { state: run.state, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived, needs: run.needs, used: run.used, redemptions: run.redemptions };
+  const campaignChanges = settleCampaignLayer(run.state);
+  return { state: run.state, campaignChanges, outcome: run.outcome, ledger: run.ledger, outbox: run.outbox, derived: run.derived, needs: run.needs, used: run.used, redemptions: run.redemptions };
+}
+
+/** The layers' bases, for adoptCampaignChanges: what each result's campaigns were laid over. */
+const campaignBases = new WeakMap<UserState, Record<string, CampaignState>>();
+
+/**
+ * Replaces the run's layered campaign map with a plain property: the states the run wrote
+ * (returned, for a caller that stores campaign states one by one) and, for everyone else,
+ * `state.campaigns` as the full map, built on first read. Most callers never read it (the
+ * Durable Object adopts the changes instead), so a run costs what it changed, not what the
+ * user holds.
+ */
+function settleCampaignLayer(state: UserState): Record<string, CampaignState> {
+  const layer = state.campaigns;
+  const base = Object.getPrototypeOf(layer) as Record<string, CampaignState>;
+  const changes: Record<string, CampaignState> = {};
+  for (const id of Object.keys(layer)) changes[id] = layer[id]!;
+  let full: Record<string, CampaignState> | undefined;
+  Object.defineProperty(state, "campaigns", {
+    enumerable: true,
+    configurable: true,
+    get: () => (full ??= { ...base, ...changes }),
+    set: (value: Record<string, CampaignState>) => Object.defineProperty(state, "campaigns", { value, writable: true, enumerable: true, configurable: true }),
+  });
+  campaignBases.set(state, base);
+  return changes;
+}
+
+/**
+ * The result's state with its campaign changes written into the map the run started from,
+ * in place: O(changes), for a caller that keeps one state in memory and has just stored
+ * the result (the Durable Object). The run's input state must not be used afterwards.
+ */
+export function adoptCampaignChanges(result: EvaluationResult): UserState {
+  const base = campaignBases.get(result.state);
+  if (base === undefined) return result.state;
+  Object.assign(base, result.campaignChanges);
+  result.state.campaigns = base;
+  campaignBases.delete(result.state);
+  return result.state;
 }
 
 export function applyEvent(programme: Programme, input: UserState, root: RootEvent, options: EvaluateOptions): EvaluationResult {
@@ -135,7 +180,7 @@ function moreCompletionsAllowed(campaign: CampaignBody, cs: CampaignState): bool
 function campaignStateFor(run: Run, campaignId: string, campaign: CampaignBody, event: EngineEvent): CampaignState | undefined {
   const period = campaign.repeat.every ? periodKey(Date.parse(event.occurredAt), run.zone, campaign.repeat.every) : "all";
   const shared = run.state.campaigns[campaignId];
-  if (!shared) return (run.state.campaigns[campaignId] = { completions: 0, period, periodCompletions: 0, progress: {} });
+  if (!shared) return run.writeCampaignState(campaignId, { completions: 0, period, periodCompletions: 0, progress: {} });
   // Copy on first write in this run: the caller's state shares the object until now.
   const cs = run.ownCampaignState(campaignId, shared);
   if (period < cs.period) return undefined;

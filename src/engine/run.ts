@@ -88,8 +88,15 @@ export class Run {
 
   ownCampaignState(campaignId: string, shared: CampaignState): CampaignState {
     if (this.ownCampaigns.has(campaignId)) return shared;
-    const own = { ...shared, progress: { ...shared.progress } };
-    this.state.campaigns[campaignId] = own;
+    return this.writeCampaignState(campaignId, { ...shared, progress: { ...shared.progress } });
+  }
+
+  /**
+   * Puts a campaign state into the run's layer (see workingCopy in evaluate.ts). Defined,
+   * not assigned: an assignment would be refused if the caller's map were frozen.
+   */
+  writeCampaignState(campaignId: string, own: CampaignState): CampaignState {
+    Object.defineProperty(this.state.campaigns, campaignId, { value: own, writable: true, enumerable: true, configurable: true });
     this.ownCampaigns.add(campaignId);
     return own;
   }

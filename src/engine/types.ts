@@ -189,6 +189,8 @@ export type ReservationAnswer = { id: string; codes: string[] } | { refused: "ou
 
 export interface EvaluationResult {
   state: UserState;
+  /** The campaign states the run wrote (also in `state.campaigns`), keyed by campaign id. */
+  campaignChanges: Record<string, CampaignState>;
   outcome: Outcome;
   ledger: LedgerEntryDraft[];
   outbox: OutboxMessage[];

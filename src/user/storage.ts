@@ -1,4 +1,4 @@
-import { emptyUserState, type LedgerEntryDraft, type Outcome, type UserState } from "../engine/types";
+import { emptyUserState, type CampaignState, type LedgerEntryDraft, type Outcome, type UserState } from "../engine/types";
 
 // The user's Durable Object storage (SQLite): the state document, the ledger, the seen
 // event ids, the activity log and the outbox. Synchronous SQL only, so a caller can wrap
@@ -42,6 +42,9 @@ export const MIGRATIONS: string[] = [
      reservation_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, cancelled_at INTEGER)`,
   // Web Push subscriptions of this user (SPEC §8.2): not loyalty state.
   `CREATE TABLE IF NOT EXISTS push_subscriptions (endpoint TEXT PRIMARY KEY, p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  // One row per campaign the user has touched: an event rewrites the few it changed, not
+  // the hundreds a seasoned user holds (they used to live in the state document).
+  `CREATE TABLE IF NOT EXISTS campaign_states (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID`,
 ];
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
@@ -102,18 +105,44 @@ export class UserStorage {
     this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, key, value);
   }
 
-  /** The stored state, or undefined for a user never seen. */
+  /** The stored state (the document plus the campaign rows), or undefined for a user never seen. */
   loadState(): UserState | undefined {
     const row = this.sql.exec<{ json: string }>(`SELECT json FROM user_state WHERE id = 1`).toArray()[0];
-    return row ? (JSON.parse(row.json) as UserState) : undefined;
+    if (!row) return undefined;
+    const document = JSON.parse(row.json) as Omit<UserState, "campaigns"> & { campaigns?: Record<string, CampaignState> };
+    if (document.campaigns) {
+      // A document stored before campaign states had rows of their own: move them (once).
+      this.writeCampaignStates(document.campaigns);
+      delete document.campaigns;
+      this.sql.exec(`UPDATE user_state SET json = ? WHERE id = 1`, JSON.stringify(document));
+    }
+    const campaigns: Record<string, CampaignState> = {};
+    for (const { id, json } of this.sql.exec<{ id: string; json: string }>(`SELECT id, json FROM campaign_states`)) {
+      campaigns[id] = JSON.parse(json) as CampaignState;
+    }
+    return { ...document, campaigns };
   }
 
   stateOrEmpty(userId: string): UserState {
     return this.loadState() ?? emptyUserState(userId);
   }
 
-  saveState(state: UserState): void {
-    this.sql.exec(`INSERT OR REPLACE INTO user_state (id, json) VALUES (1, ?)`, JSON.stringify(state));
+  /**
+   * Stores the state document and the campaign states that changed (`campaignChanges`, as
+   * the engine's result lists them). The document is built key by key so `campaigns` is
+   * never read: on a result, reading it assembles the whole map (see evaluate.ts).
+   */
+  saveState(state: UserState, campaignChanges: Record<string, CampaignState>): void {
+    const document: Record<string, unknown> = {};
+    for (const key of Object.keys(state) as Array<keyof UserState>) if (key !== "campaigns") document[key] = state[key];
+    this.sql.exec(`INSERT OR REPLACE INTO user_state (id, json) VALUES (1, ?)`, JSON.stringify(document));
+    this.writeCampaignStates(campaignChanges);
+  }
+
+  private writeCampaignStates(states: Record<string, CampaignState>): void {
+    for (const [id, campaign] of Object.entries(states)) {
+      this.sql.exec(`INSERT OR REPLACE INTO campaign_states (id, json) VALUES (?, ?)`, id, JSON.stringify(campaign));
+    }
   }
 
   seenEvent(idHash: string): { bodyHash: string } | undefined {

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { applyAdminOp, type AdminOp } from "../engine/admin";
 import { configOf } from "../config";
-import { applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
+import { adoptCampaignChanges, applyEvent, finishRun, startRun, type RootEvent } from "../engine/evaluate";
 import { nextStreakTimer, settleAllStreaks } from "../engine/streak-run";
 import type { EvaluationResult, Outcome, OutboxMessage, Programme, ReservationAnswer, UserState as UserStateDocument } from "../engine/types";
 import type { PushSubscription } from "../outbound/web-push";
@@ -308,7 +308,7 @@ export class UserState extends DurableObject<Env> {
     const at = new Date(now).toISOString();
     let enqueued = result.outbox.length > 0;
     this.ctx.storage.transactionSync(() => {
-      this.storage.saveState(result.state);
+      this.storage.saveState(result.state, result.campaignChanges);
       if (!this.identityRecorded) {
         this.storage.setMeta("spaceId", identity.spaceId);
         this.storage.setMeta("userId", identity.userId);
@@ -324,7 +324,8 @@ export class UserState extends DurableObject<Env> {
       // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
       this.storage.pruneActivity(now);
     });
-    this.cached = result.state;
+    // The stored rows now hold the changes; the cached map takes them in place.
+    this.cached = adoptCampaignChanges(result);
     this.identityRecorded = true;
     await this.syncAlarm();
     if (enqueued) await this.flushOutbox();

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { DefinitionInput } from "../../src/engine/compile";
-import type { EvaluationResult } from "../../src/engine/types";
-import { campaign, DAY, iso, metric, oneStep, programmeOf, segment, Sim, trigger, type StepSpec } from "./builders";
+import { adoptCampaignChanges, applyEvent } from "../../src/engine/evaluate";
+import { emptyUserState, type CampaignState, type EvaluationResult } from "../../src/engine/types";
+import { AT, campaign, DAY, iso, metric, oneStep, programmeOf, segment, Sim, trigger, type StepSpec } from "./builders";
 
 // SPEC §4.7 and §5.2: every campaign option through applyEvent.
 
@@ -253,5 +254,52 @@ describe("completion", () => {
     const r = sim.send("x");
     expect([r.outcome.campaignsCompleted, sim.state.campaigns.c!.progress]).toEqual([[{ campaign: "c", completions: 1 }], {}]);
     expect(sim.send("x").outcome.campaignsCompleted).toEqual([{ campaign: "c", completions: 2 }]);
+  });
+});
+
+// ARCHITECTURE invariant 20: a run copies only the campaign states it writes.
+describe("campaign states: copied on write, never changed in the caller's state", () => {
+  const deepFreeze = <T>(value: T): T => {
+    if (value && typeof value === "object") {
+      for (const inner of Object.values(value)) deepFreeze(inner);
+      Object.freeze(value);
+    }
+    return value;
+  };
+  const again = { repeat: { limit: null } };
+  const held = (completions: number) => ({ completions, period: "all", periodCompletions: completions, progress: {} });
+
+  it.each<[name: string, event: string, changed: string[]]>([
+    ["a campaign the user never touched", "go-new", ["fresh"]],
+    ["a campaign the user holds", "go-old", ["old"]],
+    ["no campaign", "nothing", []],
+  ])("%s: the result lists exactly what it wrote, and state.campaigns is the whole map", (_name, event, changed) => {
+    const programme = programmeOf([...BASE, oneStep("fresh", "go-new", [credit("points", 1)], again), oneStep("old", "go-old", [credit("points", 1)], again)]);
+    const input = deepFreeze({ ...emptyUserState("u1"), createdAt: AT, campaigns: { old: held(1), other: held(2) } });
+    const before = JSON.stringify(input);
+    const r = applyEvent(programme, input, { id: "e1", type: event, occurredAt: AT, data: {}, silent: false }, { now: Date.parse(AT) });
+    expect(Object.keys(r.campaignChanges).sort()).toEqual(changed);
+    expect(JSON.stringify(input)).toBe(before);
+    expect(Object.keys(r.state.campaigns).sort()).toEqual([...new Set(["old", "other", ...changed])].sort());
+    expect(r.state.campaigns.other).toEqual(held(2));
+    for (const id of changed) expect(r.state.campaigns[id]!.completions).toBe(id === "old" ? 2 : 1);
+    // What the Durable Object stores: JSON of the whole state has every campaign.
+    expect(Object.keys(JSON.parse(JSON.stringify(r.state)).campaigns).sort()).toEqual(Object.keys(r.state.campaigns).sort());
+  });
+
+  it("adoptCampaignChanges writes the changes into the map the run started from (O(changes), for the Durable Object)", () => {
+    const programme = programmeOf([...BASE, oneStep("fresh", "go", [credit("points", 1)], again)]);
+    const base: Record<string, CampaignState> = { old: held(1) };
+    const input = { ...emptyUserState("u1"), createdAt: AT, campaigns: base };
+    const r = applyEvent(programme, input, { id: "e1", type: "go", occurredAt: AT, data: {}, silent: false }, { now: Date.parse(AT) });
+    expect(Object.keys(base)).toEqual(["old"]);
+    const adopted = adoptCampaignChanges(r);
+    expect(adopted.campaigns).toBe(base);
+    expect(Object.keys(base).sort()).toEqual(["fresh", "old"]);
+    expect(Object.getOwnPropertyDescriptor(adopted, "campaigns")).toMatchObject({ value: base, writable: true, enumerable: true });
+    // The next event starts from the adopted state and sees both.
+    const next = applyEvent(programme, adopted, { id: "e2", type: "go", occurredAt: AT, data: {}, silent: false }, { now: Date.parse(AT) });
+    expect(next.state.campaigns.fresh!.completions).toBe(2);
+    expect(base.fresh).toMatchObject({ completions: 1 });
   });
 });

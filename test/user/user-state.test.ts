@@ -1,6 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FifoLock } from "../../src/user/lock";
+import { emptyUserState } from "../../src/engine/types";
+import { UserStorage } from "../../src/user/storage";
 import { MIGRATIONS, UserState, userObjectName } from "../../src/user/user-state";
 
 // The per-user Durable Object (SPEC §1.2): its name, its storage schema versioning and
@@ -89,6 +91,42 @@ describe("UserState storage", () => {
     );
     expect(seen).toEqual([]);
     expect(await second.schemaVersion()).toBe(MIGRATIONS.length);
+  });
+});
+
+describe("campaign states in rows of their own", () => {
+  const held = (completions: number) => ({ completions, period: "all", periodCompletions: completions, progress: {} });
+
+  it("a document stored with its campaigns inside (before the rows) moves them into rows on first load, once", async () => {
+    const stored = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const sql = state.storage.sql;
+      const legacy = { ...emptyUserState("u1"), createdAt: "2026-11-01T00:00:00.000Z", campaigns: { a: held(1), b: held(2) } };
+      sql.exec(`INSERT OR REPLACE INTO user_state (id, json) VALUES (1, ?)`, JSON.stringify(legacy));
+      const storage = new UserStorage(sql);
+      const first = storage.loadState();
+      const document = JSON.parse(sql.exec<{ json: string }>(`SELECT json FROM user_state`).one().json);
+      const rows = sql.exec(`SELECT id FROM campaign_states ORDER BY id`).toArray();
+      return { first, second: storage.loadState(), documentHasCampaigns: "campaigns" in document, rows };
+    });
+    expect(stored.first?.campaigns).toEqual({ a: held(1), b: held(2) });
+    expect(stored.second).toEqual(stored.first);
+    expect(stored.documentHasCampaigns).toBe(false);
+    expect(stored.rows).toEqual([{ id: "a" }, { id: "b" }]);
+  });
+
+  it("saveState writes the document without campaigns and only the changed campaign rows", async () => {
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const sql = state.storage.sql;
+      const storage = new UserStorage(sql);
+      const base = { ...emptyUserState("u1"), createdAt: "2026-11-01T00:00:00.000Z", campaigns: { a: held(1), b: held(2) } };
+      storage.saveState(base, base.campaigns);
+      // A later save names one change; the state's map (which also holds b) is not read.
+      storage.saveState({ ...base, campaigns: { a: held(9), b: held(99), c: held(3) } }, { a: held(9), c: held(3) });
+      const document = JSON.parse(sql.exec<{ json: string }>(`SELECT json FROM user_state`).one().json);
+      return { loaded: storage.loadState(), documentHasCampaigns: "campaigns" in document };
+    });
+    expect(result.documentHasCampaigns).toBe(false);
+    expect(result.loaded?.campaigns).toEqual({ a: held(9), b: held(2), c: held(3) });
   });
 });
 
