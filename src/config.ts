@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Env } from "./env";
+import { DELIVERY_TIMEOUT_MS } from "./outbound/schedule";
 
 const flag = z
   .string()
@@ -42,6 +43,20 @@ const configSchema = z.object({
     }
     return steps;
   }),
+  TEST_FAULT_INJECTION: z.string().optional(),
+  /** Tests only (honoured with TEST_FAULT_INJECTION "on"): a receiver that times out without waiting 15 s. */
+  TEST_DELIVERY_TIMEOUT_MS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1 || n > DELIVERY_TIMEOUT_MS) {
+        ctx.addIssue({ code: "custom", message: `not a timeout of 1-${DELIVERY_TIMEOUT_MS} ms: ${v}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
 });
 
 /** Typed deployment settings; vars are strings in wrangler.toml, "" meaning unset. */
@@ -56,6 +71,8 @@ export type Config = {
   signingKeySecret: string | undefined;
   /** Delays between delivery attempts; undefined = SPEC §8.1's schedule. */
   deliveryRetrySchedule: number[] | undefined;
+  /** How long a webhook or push receiver has to answer: SPEC §8.1's 15 s (shorter only in tests). */
+  deliveryTimeoutMs: number;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -75,6 +92,7 @@ export function configOf(env: Env): Config {
     adminRootKey: v.ADMIN_ROOT_KEY,
     signingKeySecret: v.SIGNING_KEY_SECRET,
     deliveryRetrySchedule: v.DELIVERY_RETRY_SCHEDULE,
+    deliveryTimeoutMs: (v.TEST_FAULT_INJECTION === "on" ? v.TEST_DELIVERY_TIMEOUT_MS : undefined) ?? DELIVERY_TIMEOUT_MS,
   };
   cache.set(env, config);
   return config;

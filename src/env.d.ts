@@ -25,8 +25,22 @@ declare global {
       ADMIN_ROOT_KEY?: string;
       /** Secret: `keyId:secret[,keyId:secret…]`; the first encrypts, all decrypt. */
       SIGNING_KEY_SECRET?: string;
-      /** Tests only (vitest config): "on" lets FAULT_EVENT_TYPE fail inside a transaction. Never set it in a deployment. */
+      /**
+       * Tests only (vitest config): "on" enables the fault switches. Never set it in a
+       * deployment (wrangler.toml does not). With it, and only with it:
+       * - a `test.fault` event (FAULT_EVENT_TYPE) fails inside its transaction, and a
+       *   redemption of a product with `metadata.testFault: true` fails after taking stock;
+       * - src/testing/faults.ts switches, armed per user by a row `meta[testFault:<name>]`
+       *   that only a test writes (runInDurableObject + armFault): `do.transaction` (storage
+       *   fails mid-event, after ledger, before outbox), `queue.deliveries` / `queue.index`
+       *   (the outbox's send throws; the alarm re-sends), `d1.reserve.before` /
+       *   `d1.reserve.after` (the reservation batch fails before / after D1 committed it),
+       *   `d1.settle` (confirm/release fail; the alarm settles later);
+       * - TEST_DELIVERY_TIMEOUT_MS shortens the 15 s a webhook/push receiver has to answer.
+       */
       TEST_FAULT_INJECTION?: string;
+      /** Tests only, with TEST_FAULT_INJECTION "on": delivery timeout in ms (1-15000); unset = 15 s. */
+      TEST_DELIVERY_TIMEOUT_MS?: string;
     }
   }
 }

@@ -14,6 +14,7 @@ import { confirmReservations, releaseReservation, reserve, restockReservation } 
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
 import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue, type RedemptionRow } from "./storage";
+import { faultArmed, injectFault, reservationDb } from "../testing/faults";
 
 // One object per (space, user): the single writer of that user's loyalty state (SPEC
 // §1.2). It is thin: it loads state, asks the pure engine, and stores the result — state,
@@ -172,7 +173,9 @@ export class UserState extends DurableObject<Env> {
     const { result, reserved } = await this.evaluateReserving(identity, evaluate, now);
 
     await this.commitReserving(programme, result, reserved, now, identity, () => {
-      if (this.env.TEST_FAULT_INJECTION === "on" && request.event.type === FAULT_EVENT_TYPE) {
+      // Test-only (src/testing/faults.ts): a storage failure after the state and ledger rows
+      // were written and before the outbox rows, so a test sees the whole event roll back.
+      if (this.env.TEST_FAULT_INJECTION === "on" && (request.event.type === FAULT_EVENT_TYPE || faultArmed(this.env, this.ctx.storage.sql, "do.transaction"))) {
         throw new Error("injected fault inside the event transaction");
       }
       this.storage.recordSeen(request.idHash, request.bodyHash);
@@ -197,6 +200,12 @@ export class UserState extends DurableObject<Env> {
     const answers = new Map<string, ReservationAnswer>();
     const reserved = new Map<string, string>();
     for (let round = 0; round < MAX_RESERVATION_ROUNDS && result.needs.length > 0; round++) {
+      // Takes an earlier attempt left pending (D1 took them but answered an error, so they
+      // were never applied) are settled first: under the lock nothing else is between
+      // reserving and committing, so this is what the alarm would do. Otherwise their hold
+      // makes this attempt out_of_stock until the alarm runs, and a redemption retried with
+      // the same Idempotency-Key would store that refusal for good.
+      if (round === 0 && this.storage.pendingReservations().length > 0) await this.settleReservations();
       const needs = result.needs.filter((n) => !answers.has(n.key));
       const ids = await Promise.all(needs.map((n) => reservationIdOf(identity.spaceId, identity.userId, n.key)));
       this.storage.addPendingReservations(ids, now);
@@ -204,7 +213,9 @@ export class UserState extends DurableObject<Env> {
       await this.syncAlarm();
       try {
         for (const [i, need] of needs.entries()) {
-          const answer = await reserve(this.env.DB, { id: ids[i]!, ...identity, productId: need.product, quantity: need.quantity }, now);
+          // env.DB unless a test armed a D1 fault (src/testing/faults.ts).
+          const db = reservationDb(this.env, this.ctx.storage.sql);
+          const answer = await reserve(db, { id: ids[i]!, ...identity, productId: need.product, quantity: need.quantity }, now);
           answers.set(need.key, answer);
           if ("id" in answer) reserved.set(need.key, answer.id);
           else this.storage.removePendingReservations([ids[i]!]); // nothing was taken
@@ -277,6 +288,8 @@ export class UserState extends DurableObject<Env> {
   private async settleReservations(): Promise<void> {
     const pending = this.storage.pendingReservations();
     try {
+      // Test-only: D1 unreachable while settling (the alarm must finish the job later).
+      injectFault(this.env, this.ctx.storage.sql, "d1.settle");
       const applied = pending.filter((id) => this.storage.reservationApplied(id));
       await confirmReservations(this.env.DB, applied, Date.now());
       this.storage.removePendingReservations(applied);
@@ -420,7 +433,13 @@ export class UserState extends DurableObject<Env> {
         const answer: AdminResult = { kind: "applied", result: applied.result, outcome: result.outcome };
         if (applied.unchanged) return answer;
         await this.commitReserving(programme, result, reserved, now, identity, () => {
-          if (this.env.TEST_FAULT_INJECTION === "on" && programme.products.get(String((request.op as { product?: string }).product))?.metadata?.testFault === true) {
+          // Test-only (TEST_FAULT_INJECTION): the operation's transaction fails after stock
+          // was taken and the ledger written, so tests see it all roll back and be released.
+          if (
+            this.env.TEST_FAULT_INJECTION === "on" &&
+            (programme.products.get(String((request.op as { product?: string }).product))?.metadata?.testFault === true ||
+              faultArmed(this.env, this.ctx.storage.sql, "do.transaction"))
+          ) {
             throw new Error("injected fault inside the admin transaction");
           }
           if (request.op.op === "cancelRedemption") this.storage.markRedemptionCancelled(request.op.id, now);
@@ -554,6 +573,8 @@ export class UserState extends DurableObject<Env> {
       // Estimated at 2 bytes a character (the queue's serialisation of non-Latin-1 text).
       return [sized({ v: 1, type: "delivery", key, body: { spaceId, userId, generation, message } })];
     });
+    // Test-only: the queue refuses the send (rows stay; the alarm re-sends them).
+    injectFault(this.env, this.ctx.storage.sql, queue === "index" ? "queue.index" : "queue.deliveries");
     // A Queue batch holds ≤ 100 messages (pendingOutbox's page) and ≤ 256 KB: one
     // oversized batch would fail on every retry and block the outbox for good.
     for (let start = 0; start < messages.length; ) {
