@@ -138,7 +138,7 @@ async function conclude(env: Env, id: string, answer: Answer, verdict: AttemptVe
 
 async function deliverWebhook(env: Env, config: Config, space: SpaceRow, body: DeliveryBody, attempts: number) {
   const message = body.message as Extract<DeliveryBody["message"], { kind: "webhook" }>;
-  const id = await deliveryIdOf([space.id, message.eventId, message.webhook, message.type, message.seq ?? 0]);
+  const id = await deliveryIdOf(space.id, body.userId, message);
   const now = Date.now();
   await recordDelivery(env.DB, { id, spaceId: space.id, kind: "webhook", endpointId: message.webhook, userId: body.userId, eventType: message.type, message: body }, now);
   const endpoint = await findDefinition(dbOf(env.DB), space.id, "webhooks", message.webhook);
@@ -202,7 +202,7 @@ async function deliverPush(env: Env, config: Config, space: SpaceRow, body: Deli
   const message = body.message as Extract<DeliveryBody["message"], { kind: "push" }>;
   const settings = pushSettingsOf(space);
   const target = body.subscription?.endpoint ?? settings.gatewayUrl ?? "";
-  const id = await deliveryIdOf([space.id, body.userId, message.eventId, "push", target]);
+  const id = await deliveryIdOf(space.id, body.userId, { kind: "push", eventId: message.eventId, endpoint: target });
   const now = Date.now();
   await recordDelivery(env.DB, { id, spaceId: space.id, kind: "push", endpointId: null, userId: body.userId, eventType: "push.send", message: body }, now);
   const notification = { title: message.title, body: message.body, url: message.url, data: message.data, eventId: message.eventId };
@@ -280,7 +280,7 @@ export async function recordDeadDelivery(envelope: QueueMessageEnvelope, env: En
   const { spaceId, userId, message, subscription } = parsed.data;
   const id =
     message.kind === "webhook"
-      ? await deliveryIdOf([spaceId, message.eventId, message.webhook, message.type, message.seq ?? 0])
-      : await deliveryIdOf([spaceId, userId, message.eventId, "push", subscription?.endpoint ?? ""]);
+      ? await deliveryIdOf(spaceId, userId, message)
+      : await deliveryIdOf(spaceId, userId, { kind: "push", eventId: message.eventId, endpoint: subscription?.endpoint ?? "" });
   await setDeliveryStatus(env.DB, id, "failed", null, Date.now());
 }

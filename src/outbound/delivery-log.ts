@@ -7,8 +7,18 @@ import type { DeliveryRow } from "../db/schema";
 export const MAX_ERROR_CHARS = 1024;
 export const PAYLOAD_RETENTION_MS = 30 * 86_400_000;
 
-/** `webhook-id`: derived from the space, the event and the target, stable across retries and replays. */
-export async function deliveryIdOf(parts: Array<string | number>): Promise<string> {
+/**
+ * `webhook-id` (and a push's delivery id): derived from the space, the user, the event and
+ * the target, so it is stable across retries and replays. The user is part of it because
+ * event ids are unique per user, not per space: two users' `checkin-2026-11-26` are two
+ * messages, and a receiver that deduplicates by webhook-id must not drop the second.
+ */
+export async function deliveryIdOf(
+  spaceId: string,
+  userId: string,
+  message: { kind: "webhook"; eventId: string; webhook: string; type: string; seq?: number } | { kind: "push"; eventId: string; endpoint: string },
+): Promise<string> {
+  const parts = message.kind === "webhook" ? [spaceId, userId, message.eventId, message.webhook, message.type, message.seq ?? 0] : [spaceId, userId, message.eventId, "push", message.endpoint];
   return `msg_${(await sha256Hex(JSON.stringify(parts))).slice(0, 32)}`;
 }
 

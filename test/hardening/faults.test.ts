@@ -232,9 +232,9 @@ function receiver(respond: (seen: Seen, n: number, signal: AbortSignal | undefin
   return { url, seen };
 }
 
-/** webhook-id of an outbox message (SPEC §8.1: space, event, endpoint, type). */
-const webhookIdOf = (admin: Client, m: { eventId: string; webhook: string; type: string; seq?: number }) =>
-  deliveryIdOf([admin.space.id, m.eventId, m.webhook, m.type, m.seq ?? 0]);
+/** webhook-id of an outbox message (SPEC §8.1: space, user, event, endpoint, type). */
+const webhookIdOf = (admin: Client, userId: string, m: { eventId: string; webhook: string; type: string; seq?: number }) =>
+  deliveryIdOf(admin.space.id, userId, { kind: "webhook", ...m });
 
 const count = (ids: string[]) => ids.reduce<Record<string, number>>((c, id) => ({ ...c, [id]: (c[id] ?? 0) + 1 }), {});
 
@@ -342,7 +342,7 @@ describe("(b) a Queue send fails when the object flushes its outbox", () => {
     expect(rows.index).toEqual([]);
     expect(rows.timers).toEqual(["outbox"]);
     expect(rows.alarm).not.toBeNull();
-    const expected = await Promise.all(rows.deliveries.map((m) => webhookIdOf(admin, m)));
+    const expected = await Promise.all(rows.deliveries.map((m) => webhookIdOf(admin, userId, m)));
     expect(new Set(expected).size).toBe(2);
     expectConsistent(await userIssues(admin, userId));
 
@@ -598,7 +598,7 @@ describe("(d) a webhook receiver that times out", () => {
     expect((await admin.event({ id: `d-buy-1-${userId}`, userId, type: "buy" })).status).toBe(201);
     expect(sent).toHaveLength(1);
     const message = sent[0]!.body;
-    const id = await webhookIdOf(admin, message.body.message);
+    const id = await webhookIdOf(admin, message.body.userId, message.body.message);
 
     // The 15 s of SPEC §8.1, shortened for this call only (TEST_FAULT_INJECTION is "on").
     const shortTimeout = { ...(env as unknown as Env), TEST_DELIVERY_TIMEOUT_MS: "300" } as Env;

@@ -114,9 +114,9 @@ function messageFor(webhook: string, extra: Partial<WebhookMessage> = {}): Webho
   };
 }
 
-/** The webhook-id (and delivery id) of a message: SPEC §8.1, derived from space, event and endpoint. */
+/** The webhook-id (and delivery id) of a message: SPEC §8.1, derived from space, user, event and endpoint. */
 function idOf(admin: Admin, m: WebhookMessage): Promise<string> {
-  return deliveryIdOf([admin.space.id, m.eventId, m.webhook, m.type, m.seq ?? 0]);
+  return deliveryIdOf(admin.space.id, m.userId, { kind: "webhook", ...m });
 }
 
 /** Delivers one message through the queue handler on `loyalty-deliveries`. */
@@ -201,7 +201,7 @@ describe("signing (Standard Webhooks v1)", () => {
       eventId: expect.stringMatching(/^buy-1#\d+$/),
       data: expect.objectContaining({ metric: "points", delta: 5, balance: 5, previousBalance: 0, lifetime: 5, previousLifetime: 0 }),
     });
-    expect(body.id).toBe(await deliveryIdOf([admin.space.id, body.eventId, "crm", "loyalty.metric.changed", 0]));
+    expect(body.id).toBe(await deliveryIdOf(admin.space.id, userId, { kind: "webhook", eventId: body.eventId, webhook: "crm", type: "loyalty.metric.changed" }));
     expect(body.id).toMatch(/^msg_[0-9a-f]{32}$/);
     const timestamp = Number(first.headers["webhook-timestamp"]);
     expect(String(timestamp)).toBe(first.headers["webhook-timestamp"]);
@@ -852,7 +852,7 @@ describe("webhook.send effect (SPEC §6)", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]!.url).toBe(url);
     const body = JSON.parse(seen[0]!.body);
-    const id = await deliveryIdOf([admin.space.id, "order-1", "crm", "webhook.send", 0]);
+    const id = await deliveryIdOf(admin.space.id, userId, { kind: "webhook", eventId: "order-1", webhook: "crm", type: "webhook.send" });
     expect(body).toEqual({
       id,
       type: "webhook.send",
@@ -888,13 +888,28 @@ describe("webhook.send effect (SPEC §6)", () => {
     expect(seen).toHaveLength(2);
     const bodies = seen.map((s) => JSON.parse(s.body)).sort((a, b) => a.data.n - b.data.n);
     expect(bodies.map((b) => b.data)).toEqual([{ n: 1 }, { n: 2 }]);
-    const ids = [await deliveryIdOf([admin.space.id, "order-2", "crm", "webhook.send", 0]), await deliveryIdOf([admin.space.id, "order-2", "crm", "webhook.send", 1])];
+    const ids = await Promise.all([0, 1].map((seq) => deliveryIdOf(admin.space.id, userId, { kind: "webhook", eventId: "order-2", webhook: "crm", type: "webhook.send", seq })));
     expect(ids[0]).not.toBe(ids[1]);
     expect(bodies.map((b) => b.id)).toEqual(ids);
     expect(seen.map((s) => s.headers["webhook-id"]).sort()).toEqual([...ids].sort());
     const list = await admin.get("/webhooks/crm/deliveries");
     expect(list.body.data.map((d: { id: string }) => d.id).sort()).toEqual([...ids].sort());
     expect(list.body.data.every((d: { status: string }) => d.status === "delivered")).toBe(true);
+  });
+
+  it("two users' events with the same id (ids are unique per user) are two deliveries with two webhook-ids", async () => {
+    const prefix = uniquePrefix();
+    const seen = intercept(prefix);
+    const { admin } = await spaceWithEndpoint(prefix, { events: ["loyalty.segment.entered"] });
+    await admin.define("campaigns", "notify", onEvery("checkin", [{ type: "webhook.send", webhook: "crm", payload: { user: "{{user.id}}" } }]));
+    const users = [uniqueUser(), uniqueUser()];
+    for (const userId of users) await admin.apply({ id: "checkin-2026-11-26", userId, type: "checkin" });
+    await until(() => admin.get("/webhooks/crm/deliveries?status=delivered"), (a) => a.body?.data?.length >= 2);
+    expect(seen.map((s) => JSON.parse(s.body).data.user).sort()).toEqual([...users].sort());
+    const ids = new Set(seen.map((s) => s.headers["webhook-id"]));
+    expect(ids.size).toBe(2);
+    const logged = (await admin.get("/webhooks/crm/deliveries")).body.data;
+    expect(logged.map((d: { userId: string }) => d.userId).sort()).toEqual([...users].sort());
   });
 });
 
