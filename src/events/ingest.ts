@@ -78,7 +78,7 @@ export type PreparedEvent = Omit<IngestRequest, "dryRun" | "explain" | "definiti
 
 export type IngestAnswer =
   | { status: 201 | 200; body: { eventId: string; userId: string; duplicate: boolean; outcome: unknown } }
-  | { status: 409 | 500; error: ApiError };
+  | { status: 409 | 503; error: ApiError };
 
 /**
  * Validates what the schema cannot (the id may come from `Idempotency-Key`; occurredAt
@@ -123,7 +123,8 @@ export function answerOf(prepared: PreparedEvent, result: IngestResult): IngestA
         error: new ApiError("event_id_reused", `event '${id}' was already used with a different body`, [{ path: "id", message: "already used with another body" }]),
       };
     default:
-      return { status: 500, error: new ApiError("internal_error", "the event could not be evaluated; nothing was stored") };
+      // Rolled back whole (SPEC §5.2), so the same event may simply be sent again.
+      return { status: 503, error: new ApiError("unavailable", "the event could not be evaluated and nothing was stored; send it again", [], { "Retry-After": "1" }) };
   }
 }
 

@@ -73,5 +73,7 @@ export async function runAdminOp(c: Context<AppEnv>, userId: string, op: AdminOp
       result.replayed ? { "Idempotent-Replayed": "true" } : {},
     );
   }
-  throw new ApiError("internal_error", "the operation failed; nothing was stored");
+  // The object rolled everything back (storage, D1 or the queue failed under it): safe to
+  // retry, with the same Idempotency-Key if one was sent, so 503 rather than 500.
+  throw new ApiError("unavailable", "the operation failed and nothing was stored; retry it", [], { "Retry-After": "1" });
 }

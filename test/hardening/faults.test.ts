@@ -272,11 +272,13 @@ describe("(a) the user's storage fails mid-event (after the ledger rows, before 
 
     await arm(admin, userId, "do.transaction");
     const failed = await admin.event(buy(1));
-    expectProblemReply(failed, 500, "internal_error");
+    expectProblemReply(failed, 503, "unavailable");
     expect(failed.text).not.toContain("injected");
     injected("do.transaction");
     // An admin operation with an Idempotency-Key fails the same way; its key is not burnt.
-    expectProblemReply(await admin.adjust(userId, 7, { "Idempotency-Key": "adj-1" }), 500, "internal_error");
+    const refusedAdjust = await admin.adjust(userId, 7, { "Idempotency-Key": "adj-1" });
+    expectProblemReply(refusedAdjust, 503, "unavailable");
+    expect(refusedAdjust.headers.get("retry-after")).toBe("1");
     injected("do.transaction");
 
     // Nothing of either is stored: state, ledger, activity, the take (released), outbox, timers.
@@ -434,7 +436,7 @@ describe("(c) D1 fails during a redemption", () => {
     const { admin, userId } = await setup("c-before");
     const key = { "Idempotency-Key": "redeem-before" };
     await arm(admin, userId, "d1.reserve.before");
-    expectProblemReply(await admin.redeem(userId, { product: "scarf" }, key), 500, "internal_error");
+    expectProblemReply(await admin.redeem(userId, { product: "scarf" }, key), 503, "unavailable");
     injected("d1.reserve.before");
 
     await untouched(admin, userId);
@@ -466,7 +468,7 @@ describe("(c) D1 fails during a redemption", () => {
     const { admin, userId } = await setup("c-after");
     const key = { "Idempotency-Key": "redeem-after" };
     await arm(admin, userId, "d1.reserve.after");
-    expectProblemReply(await admin.redeem(userId, { product: "scarf" }, key), 500, "internal_error");
+    expectProblemReply(await admin.redeem(userId, { product: "scarf" }, key), 503, "unavailable");
     injected("d1.reserve.after");
 
     await untouched(admin, userId);
@@ -499,7 +501,7 @@ describe("(c) D1 fails during a redemption", () => {
   it("after D1 committed the take, with no retry: the alarm releases the hold (stock and code back) and a later redemption gets them", async () => {
     const { admin, userId } = await setup("c-alarm");
     await arm(admin, userId, "d1.reserve.after");
-    expectProblemReply(await admin.redeem(userId, { product: "scarf" }), 500, "internal_error");
+    expectProblemReply(await admin.redeem(userId, { product: "scarf" }), 503, "unavailable");
     injected("d1.reserve.after");
     expect(await stockOf(admin, "scarf")).toMatchObject({ remaining: 0, reservations: { reserved: 1 } });
     await disarm(admin, userId, "d1.reserve.after");
@@ -526,7 +528,7 @@ describe("(c) D1 fails during a redemption", () => {
     const userId = uniqueUser("c-event");
     const visit = { id: `c-visit-${userId}`, userId, type: "visit" };
     await arm(admin, userId, "d1.reserve.after");
-    expectProblemReply(await admin.event(visit), 500, "internal_error");
+    expectProblemReply(await admin.event(visit), 503, "unavailable");
     injected("d1.reserve.after");
     expect(await stockOf(admin, "tee")).toMatchObject({ remaining: 0, reservations: { reserved: 1 } });
     expect(await admin.holdings(userId)).toEqual({ balance: 0, lifetime: 0, products: {} });
@@ -654,7 +656,7 @@ describe("the switches themselves", () => {
     await admin.define("campaigns", "earn", onEvent("buy", [{ type: "metric.add", metric: "points", amount: 1 }]));
     const [armed, other] = [uniqueUser("sw"), uniqueUser("sw")];
     await arm(admin, armed, "do.transaction");
-    expectProblemReply(await admin.event({ id: `sw-1-${armed}`, userId: armed, type: "buy" }), 500, "internal_error");
+    expectProblemReply(await admin.event({ id: `sw-1-${armed}`, userId: armed, type: "buy" }), 503, "unavailable");
     expect((await admin.event({ id: `sw-1-${other}`, userId: other, type: "buy" })).status).toBe(201);
 
     // The object runs in this test's isolate (pool 0.15.1): the instance is of the class

@@ -415,7 +415,7 @@ describe("several takes in one event", () => {
 });
 
 describe("a fault inside the event transaction", () => {
-  it("answers 500, and the stock, the codes and the user's holdings are as before; the next event works", async () => {
+  it("answers 503 (retry), and the stock, the codes and the user's holdings are as before; the next event works", async () => {
     const admin = await freshAdmin();
     await admin.define("metrics", "points", points);
     await admin.define("products", "scarf", { type: "reward", name: "Scarf", stock: 3 });
@@ -430,7 +430,7 @@ describe("a fault inside the event transaction", () => {
     await admin.apply({ id: "v-1", userId, type: "visit" });
 
     const fault = await admin.event({ id: "boom", userId, type: FAULT_EVENT_TYPE });
-    expectProblemReply(fault, 500, "internal_error");
+    expectProblemReply(fault, 503, "unavailable");
 
     // The reservation the run made was given back: stock, redeemed and codes unchanged.
     expect(await stockOf(admin, "scarf")).toEqual({ stock: 3, redeemed: 0 });
@@ -466,7 +466,7 @@ describe("a fault inside the event transaction", () => {
     await admin.define("campaigns", "on-fault", onEvent(FAULT_EVENT_TYPE, [grant("ticket")]));
     await admin.define("campaigns", "on-buy", onEvent("buy", [grant("ticket")]));
     const userId = uniqueUser();
-    for (let i = 0; i < 2; i++) expectProblemReply(await admin.event({ id: "boom", userId, type: FAULT_EVENT_TYPE }), 500, "internal_error");
+    for (let i = 0; i < 2; i++) expectProblemReply(await admin.event({ id: "boom", userId, type: FAULT_EVENT_TYPE }), 503, "unavailable");
     expect(await stockOf(admin, "ticket")).toEqual({ stock: 1, redeemed: 0 });
     expect((await admin.user(userId)).status).toBe(404);
     // The one unit is still there for the next user.

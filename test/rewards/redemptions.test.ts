@@ -257,7 +257,7 @@ describe("Idempotency-Key on a redemption", () => {
 });
 
 describe("a redemption that fails inside the user's transaction", () => {
-  it("answers 500 and leaves stock, codes, balance, ledger and products as they were; the next redemption works", async () => {
+  it("answers 503 (retry) and leaves stock, codes, balance, ledger and products as they were; the next redemption works", async () => {
     const admin = await fresh();
     await admin.define("products", "faulty", reward(100, 5, { name: "Faulty", metadata: { testFault: true } }));
     await admin.define("products", "scarf", reward(100, 3));
@@ -283,7 +283,7 @@ describe("a redemption that fails inside the user's transaction", () => {
     expect(before.holdings).toMatchObject({ balance: 400, lifetime: 500 });
 
     const failed = await admin.redeem(userId, { product: "faulty" });
-    const problem = expectProblemReply(failed, 500, "internal_error");
+    const problem = expectProblemReply(failed, 503, "unavailable");
     expect(problem.requestId).toBe(failed.headers.get("x-request-id"));
     expect(failed.text).not.toContain("injected");
 
@@ -299,7 +299,7 @@ describe("a redemption that fails inside the user's transaction", () => {
     expect(await objectRows(admin, userId)).toEqual(before.rows);
 
     // A retry fails the same way and still takes nothing.
-    expectProblemReply(await admin.redeem(userId, { product: "faulty", quantity: 2 }), 500, "internal_error");
+    expectProblemReply(await admin.redeem(userId, { product: "faulty", quantity: 2 }), 503, "unavailable");
     expect(await admin.product("faulty")).toEqual(before.faulty);
     expect(await admin.pool("faulty", "F1")).toEqual(before.pool);
 
@@ -321,7 +321,7 @@ describe("a redemption that fails inside the user's transaction", () => {
     await admin.define("products", "faulty", reward(100, null, { name: "Faulty", metadata: { testFault: true } }));
     const userId = uniqueUser("fault-unl");
     await admin.seed(userId, 500);
-    expectProblemReply(await admin.redeem(userId, { product: "faulty", quantity: 2 }), 500, "internal_error");
+    expectProblemReply(await admin.redeem(userId, { product: "faulty", quantity: 2 }), 503, "unavailable");
     expect(await reservationsOf(admin, "faulty")).toEqual({ released: 1 });
     expect(await admin.holdings(userId)).toEqual({ balance: 500, lifetime: 500, rewards: [] });
     // "Units taken by confirmed or pending grants and redemptions, minus restocks": none.
@@ -420,7 +420,7 @@ describe("refused redemptions", () => {
 
   it.each([
     ["an out_of_stock refusal", { product: "scarf", quantity: 2 }, 409, "out_of_stock"],
-    ["a failed transaction", { product: "faulty" }, 500, "internal_error"],
+    ["a failed transaction", { product: "faulty" }, 503, "unavailable"],
   ] as const)("%s leaves no reservation timer behind: the object's alarm does not keep re-arming", async (_name, body, status, code) => {
     const admin = await fresh();
     await admin.define("products", "scarf", reward(10, 1));

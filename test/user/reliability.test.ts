@@ -155,7 +155,7 @@ describe("an exception inside evaluation leaves no partial state", () => {
     return admin;
   }
 
-  it("answers 500 internal_error, stores nothing, keeps the id unused; the next event works", async () => {
+  it("answers 503 unavailable (Retry-After), stores nothing, keeps the id unused; the next event works", async () => {
     const admin = await faultySpace();
     const userId = uniqueUser();
     await admin.apply({ id: "ok-1", userId, type: "read" });
@@ -163,7 +163,8 @@ describe("an exception inside evaluation leaves no partial state", () => {
     expect(before.ledgerSum).toBe(1);
 
     const fault = await admin.event({ id: "boom-1", userId, type: FAULT_EVENT_TYPE, data: { x: 1 } });
-    const problem = expectProblemReply(fault, 500, "internal_error");
+    const problem = expectProblemReply(fault, 503, "unavailable");
+    expect(fault.headers.get("retry-after")).toBe("1");
     expect(fault.text).not.toMatch(/injected|transaction|stack/i);
     expect(problem.requestId).toBe(fault.headers.get("x-request-id"));
 
@@ -193,7 +194,7 @@ describe("an exception inside evaluation leaves no partial state", () => {
     const admin = await faultySpace();
     const userId = uniqueUser();
     for (let i = 0; i < 3; i++) {
-      expectProblemReply(await admin.event({ id: "boom", userId, type: FAULT_EVENT_TYPE }), 500, "internal_error");
+      expectProblemReply(await admin.event({ id: "boom", userId, type: FAULT_EVENT_TYPE }), 503, "unavailable");
     }
     // The fault was the user's first event: the user was not even created.
     expect((await admin.user(userId)).status).toBe(404);
@@ -211,7 +212,7 @@ describe("an exception inside evaluation leaves no partial state", () => {
         admin.event(i === 10 ? { id: "boom", userId, type: FAULT_EVENT_TYPE } : { id: `r-${i}`, userId, type: "read" }),
       ),
     );
-    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 21 }, (_, i) => (i === 10 ? 500 : 201)));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 21 }, (_, i) => (i === 10 ? 503 : 201)));
     expect(await admin.balance(userId, "points")).toBe(20);
     expect(await admin.stub(userId).ledgerSum("points")).toBe(20);
     expect((await admin.ledger(userId, "points")).length).toBe(20);
