@@ -1,5 +1,6 @@
 import { newApp } from "./app";
 import type { Env } from "./env";
+import { runMaintenance } from "./maintenance/prune";
 import { consumeBatch } from "./queue/consumer";
 
 export { UserState } from "./user/user-state";
@@ -9,4 +10,6 @@ const app = newApp();
 export default {
   fetch: app.fetch,
   queue: consumeBatch,
+  // The hourly cron of wrangler.toml: bounded D1 storage (src/maintenance/prune.ts).
+  scheduled: (controller, env, ctx) => ctx.waitUntil(runMaintenance(env, controller.scheduledTime).then(() => undefined)),
 } satisfies ExportedHandler<Env>;

@@ -239,7 +239,8 @@ export const idempotencyKeys = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.spaceId, t.key] })],
+  // created_at: the hourly prune deletes answers older than 24 h (src/maintenance/prune.ts).
+  (t) => [primaryKey({ columns: [t.spaceId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
 );
 
 /**
