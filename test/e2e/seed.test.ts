@@ -9,7 +9,7 @@ import { startInstance, type Instance } from "./instance";
 const root = path.resolve(import.meta.dirname, "../..");
 
 function seed(instance: Instance): { created: string[]; updated: string[]; unchanged: string[]; codesAdded: number; codesAvailable: number; token: string } {
-  const out = execFileSync(process.execPath, [path.join(root, "scripts/seed.mjs"), "--json"], {
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/seed.ts"), "--json"], {
     cwd: root,
     env: { ...process.env, BASE_URL: instance.baseUrl, ADMIN_ROOT_KEY: instance.rootKey },
     encoding: "utf8",

@@ -1,44 +1,34 @@
-#!/usr/bin/env node
 // `npm run seed`: a demo programme in the local `default` space of a running `npm start`
 // (scripts/demo-programme.json: points and XP, tiers, a daily streak with freezes and a
 // 7-day badge, a welcome challenge, a weekly quiz, a "high rollers" segment with its own
 // campaign, a reward with stock and codes, a webhook to the local receiver). Applied with
-// PUT /programme, so running it twice changes nothing. Prints what to try next.
+// PUT /programme, so running it twice changes nothing. Prints what to try next. It talks to
+// the Admin API through the typed client, @loyalty-engine/client (packages/client).
 //
 //   BASE_URL        the service (default http://localhost:8787)
 //   ADMIN_ROOT_KEY  the root key (default: the one npm start wrote to .dev.vars)
 //   --json          print a JSON summary instead (tests use it)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { adminClient, unwrap, type Schema } from "@loyalty-engine/client";
 
 const root = path.resolve(import.meta.dirname, "..");
 const base = (process.env.BASE_URL || "http://localhost:8787").replace(/\/+$/, "");
 const json = process.argv.includes("--json");
 
-function rootKey() {
+function rootKey(): string {
   if (process.env.ADMIN_ROOT_KEY) return process.env.ADMIN_ROOT_KEY;
   const devVars = path.join(root, ".dev.vars");
   const match = existsSync(devVars) ? /^ADMIN_ROOT_KEY=(.*)$/m.exec(readFileSync(devVars, "utf8")) : null;
   if (!match) throw new Error("no root key: start the service with `npm start` first (it writes .dev.vars), or set ADMIN_ROOT_KEY");
-  return match[1].trim();
+  return match[1]!.trim();
 }
 
 const key = rootKey();
+const admin = adminClient({ baseUrl: base, key });
 
-/** @param {string} method @param {string} route @param {unknown} [body] */
-async function admin(method, route, body) {
-  const response = await fetch(`${base}/api/loyalty/admin${route}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-const programme = JSON.parse(readFileSync(path.join(root, "scripts/demo-programme.json"), "utf8"));
-const applied = await admin("PUT", "/programme", programme);
+const programme: Schema<"Programme"> = JSON.parse(readFileSync(path.join(root, "scripts/demo-programme.json"), "utf8"));
+const applied = await unwrap(admin.PUT("/api/loyalty/admin/programme", { body: programme }));
 
 // The receiver verifies signatures with the endpoint's secret, shown once: keep it locally.
 const stateDir = path.join(root, ".state");
@@ -51,8 +41,8 @@ if (secret) {
 
 // Codes for the reward; codes already in the pool are ignored, so this is idempotent too.
 const codes = Array.from({ length: 20 }, (_, i) => `SCARF-${String(i + 1).padStart(4, "0")}`);
-const pool = await admin("POST", "/products/gold-scarf/codes", { codes });
-const { token } = await admin("POST", "/users/fan-1/token", { ttlSeconds: 86_400 });
+const pool = await unwrap(admin.POST("/api/loyalty/admin/products/{id}/codes", { params: { path: { id: "gold-scarf" } }, body: { codes } }));
+const { token } = await unwrap(admin.POST("/api/loyalty/admin/users/{userId}/token", { params: { path: { userId: "fan-1" } }, body: { ttlSeconds: 86_400 } }));
 
 if (json) {
   console.log(JSON.stringify({ created: applied.created, updated: applied.updated, unchanged: applied.unchanged, codesAdded: pool.added, codesAvailable: pool.available, token }));
