@@ -5,7 +5,8 @@ import { formatPath } from "./paths";
 
 // Every JSON body is read here once, before any route sees it: size limit (413), media
 // type (415), strict UTF-8 and JSON syntax (400 malformed_json), and the plain-data rules
-// of SPEC §2 (no __proto__/constructor/prototype keys, bounded nesting). The text is then
+// of SPEC §2 (no __proto__/constructor/prototype keys, bounded nesting, finite numbers,
+// well-formed Unicode even where JSON escapes spell a lone surrogate). The text is then
 // left in Hono's body cache, so the zod validators parse exactly what was checked.
 
 const KIB = 1024;
@@ -22,6 +23,12 @@ const LARGE_BODY_ROUTES = [
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 /** Far deeper than any valid body (conditions nest ≤ 8); keeps scans and zod cheap. */
 const MAX_NESTING = 64;
+/**
+ * Half of a surrogate pair without the other half. JSON may spell one (`"\ud800"`), but it
+ * is no Unicode text: UTF-8 cannot encode it (the same bytes sent raw are malformed_json
+ * above) and storage would silently turn it into U+FFFD.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function bodyLimitFor(path: string): number {
   return LARGE_BODY_ROUTES.some((re) => re.test(path)) ? LARGE_BODY_LIMIT : DEFAULT_BODY_LIMIT;
@@ -47,6 +54,9 @@ export function assertPlainData(value: unknown): void {
     if (typeof item.value === "number" && !Number.isFinite(item.value)) {
       throw invalidAt(formatPath(item.path), "a number too large to represent");
     }
+    if (typeof item.value === "string" && LONE_SURROGATE.test(item.value)) {
+      throw invalidAt(formatPath(item.path), "not well-formed Unicode (half of a surrogate pair)");
+    }
     if (item.value === null || typeof item.value !== "object") continue;
     if (item.depth >= MAX_NESTING) {
       throw invalidAt(formatPath(item.path), `nesting deeper than ${MAX_NESTING} levels`);
@@ -58,6 +68,7 @@ export function assertPlainData(value: unknown): void {
     for (const key of Object.keys(item.value)) {
       const path = [...item.path, key];
       if (FORBIDDEN_KEYS.has(key)) throw invalidAt(formatPath(path), `the key '${key}' is not allowed`);
+      if (LONE_SURROGATE.test(key)) throw invalidAt(formatPath(path), "a key that is not well-formed Unicode (half of a surrogate pair)");
       stack.push({ value: (item.value as Record<string, unknown>)[key], path, depth: item.depth + 1 });
     }
   }

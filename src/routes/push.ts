@@ -17,14 +17,22 @@ import { mine } from "./me/profile";
 // user's own app (the one write the User API allows; it touches no loyalty state), and
 // the VAPID public key an app subscribes with.
 
+/**
+ * The bytes of a base64url value, or null if it is none. Refinements must not throw: zod
+ * runs every check of a field even after one failed, so a key that is too long or not
+ * base64url reaches the P-256 prefix check below too (that threw: a 500).
+ */
+const bytesOf = (v: string): Uint8Array | null => {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(v)) return null;
+  try {
+    return fromBase64url(v.replace(/=+$/, ""));
+  } catch {
+    return null;
+  }
+};
+
 const base64urlOf = (bytes: number, what: string) =>
-  z.string().max(200).refine((v) => {
-    try {
-      return /^[A-Za-z0-9_-]+={0,2}$/.test(v) && fromBase64url(v.replace(/=+$/, "")).byteLength === bytes;
-    } catch {
-      return false;
-    }
-  }, `${what}: base64url of ${bytes} bytes`);
+  z.string().max(200).refine((v) => bytesOf(v)?.byteLength === bytes, `${what}: base64url of ${bytes} bytes`);
 
 const subscriptionSchema = z
   .strictObject({
@@ -32,7 +40,7 @@ const subscriptionSchema = z
     /** Browsers' PushSubscription.toJSON() includes it; accepted and ignored. */
     expirationTime: z.number().nullable().optional(),
     keys: z.strictObject({
-      p256dh: base64urlOf(65, "an uncompressed P-256 public key").refine((v) => fromBase64url(v.replace(/=+$/, ""))[0] === 4, "an uncompressed P-256 point starts with 0x04"),
+      p256dh: base64urlOf(65, "an uncompressed P-256 public key").refine((v) => bytesOf(v)?.[0] === 4, "an uncompressed P-256 point starts with 0x04"),
       auth: base64urlOf(16, "the authentication secret"),
     }),
   })

@@ -10,7 +10,8 @@ import { SLUG_PATTERN } from "./schemas";
 export function namedSpaceSlug(request: Request, config: Config, pathSlug?: string): string | undefined {
   const names: Array<{ from: string; slug: string }> = [];
   if (config.spaceHostSuffix) {
-    const host = new URL(request.url).hostname.toLowerCase();
+    // A fully qualified name's trailing dot names the same host (`a.spaces.example.` is `a.spaces.example`).
+    const host = new URL(request.url).hostname.toLowerCase().replace(/\.$/, "");
     const suffix = `.${config.spaceHostSuffix}`;
     if (host.endsWith(suffix)) {
       const label = host.slice(0, -suffix.length);
@@ -29,7 +30,13 @@ export function namedSpaceSlug(request: Request, config: Config, pathSlug?: stri
   }
   const first = names[0];
   if (first && names.some((n) => n.slug !== first.slug)) {
-    throw new ApiError("space_mismatch", `the ${names.map((n) => n.from).join(" and ")} name different spaces`);
+    // Bad input names where it is (SPEC §10): each place that named a space.
+    const where: Record<string, string> = { host: "header.host", header: "header.x-loyalty-space", path: "path.slug" };
+    throw new ApiError(
+      "space_mismatch",
+      `the ${names.map((n) => n.from).join(" and ")} name different spaces`,
+      names.map((n) => ({ path: where[n.from]!, message: `names the space '${n.slug}'` })),
+    );
   }
   return first?.slug;
 }

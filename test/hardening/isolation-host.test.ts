@@ -165,7 +165,7 @@ describe("Admin API: host and header", () => {
     const op = f.ops.find((o) => o.key === "GET /api/loyalty/admin/metrics/{id}")!;
     const at = (host: string, bearer: string, header?: string) =>
       dispatchWith(hostEnv, new Request(`https://${host}/api/loyalty/admin/metrics/pts`, { headers: { Authorization: `Bearer ${bearer}`, ...(header ? { "X-Loyalty-Space": header } : {}) } }));
-    for (const host of [SUFFIX, `${f.a.slug}.${SUFFIX}.`, `${f.a.slug}.${SUFFIX}.evil.example`, `${f.a.slug}-${SUFFIX}`, "loyalty.test"]) {
+    for (const host of [SUFFIX, `${f.a.slug}.${SUFFIX}.evil.example`, `${f.a.slug}-${SUFFIX}`, "loyalty.test"]) {
       // A's key naming B by header: wrong_space, whatever the host.
       check(f, op, await at(host, f.a.admin, f.b.slug), 403, "wrong_space", `A's key, host ${host}, header B`);
       // A's key alone: its own space.
@@ -174,14 +174,13 @@ describe("Admin API: host and header", () => {
       expect(own.status, own.text).toBe(200);
       expect(own.text).toContain(MARK_A);
     }
-    // The fully qualified form of A's host (trailing dot) is not read as A's host: the
-    // header decides there (documented behaviour, no credential crosses: see above).
-    const fqdn = await at(`${f.a.slug}.${SUFFIX}.`, ROOT_KEY, f.b.slug);
+    // The fully qualified form of A's host (trailing dot) names A like the plain form: a
+    // header naming B disagrees with it, for the root key and A's key alike.
+    for (const bearer of [ROOT_KEY, f.a.admin]) check(f, op, await at(`${f.a.slug}.${SUFFIX}.`, bearer, f.b.slug), 400, "space_mismatch", "FQDN host A, header B");
+    const fqdn = await at(`${f.a.slug}.${SUFFIX}.`, f.a.admin);
     report.count(op.key);
-    expect([200, 400], fqdn.text).toContain(fqdn.status);
-    if (fqdn.status === 200) {
-      report.notes.push("a trailing-dot host (a.spaces.test.) names no space, so host and header are not compared: the header decides (space keys and user tokens still cannot cross)");
-    }
+    expect(fqdn.status, fqdn.text).toBe(200);
+    expect(fqdn.text).toContain(MARK_A);
   });
 });
 
