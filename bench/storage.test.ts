@@ -66,7 +66,8 @@ it(`a user's storage after ${DAYS} days of daily activity`, async () => {
     const columns: Record<string, string> = {
       user_state: "length(json)",
       campaign_states: "length(id) + length(json)",
-      ledger: "length(metric) + length(reason) + length(source) + length(occurred_at) + length(at) + 24",
+      ledger:
+        "length(metric) + length(reason) + COALESCE(length(event_id), 0) + COALESCE(length(derived_event_id), 0) + COALESCE(length(campaign), 0) + COALESCE(length(step), 0) + COALESCE(length(redemption), 0) + COALESCE(length(adjustment_by), 0) + COALESCE(length(reverses), 0) + 40",
       seen_events: "length(id_hash) + length(body_hash)",
       activity: "length(event_id) + length(type) + length(occurred_at) + length(outcome) + 16",
       applied_reservations: "length(id) + 8",

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FifoLock } from "../../src/user/lock";
-import { emptyUserState } from "../../src/engine/types";
+import { emptyUserState, type Outcome } from "../../src/engine/types";
 import { UserStorage } from "../../src/user/storage";
 import { MIGRATIONS, UserState, userObjectName } from "../../src/user/user-state";
 
@@ -127,6 +127,68 @@ describe("campaign states in rows of their own", () => {
     });
     expect(result.documentHasCampaigns).toBe(false);
     expect(result.loaded?.campaigns).toEqual({ a: held(9), b: held(2), c: held(3) });
+  });
+});
+
+describe("the compact ledger", () => {
+  it("an object with the old ledger (ISO times, JSON source) is migrated: same entries read back, sequence continues", async () => {
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const sql = state.storage.sql;
+      // The ledger as it was stored before the compaction migration.
+      sql.exec(`DROP TABLE ledger`);
+      sql.exec(`CREATE TABLE ledger (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, metric TEXT NOT NULL, delta INTEGER NOT NULL,
+        requested INTEGER, balance_after INTEGER NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
+        occurred_at TEXT NOT NULL, at TEXT NOT NULL)`);
+      const legacy = [
+        ["points", 10, null, 10, "campaign", { eventId: "e1", campaign: "c1", step: "s1" }, "2026-11-25T10:00:00.123Z", "2026-11-25T10:00:01.999Z"],
+        ["points", -4, -5, 6, "redemption", { redemption: "rdm_1", eventId: "op_1" }, "1999-12-31T23:59:59.001Z", "2026-11-25T10:00:02.000Z"],
+        ["xp", 3, null, 3, "adjustment", { adjustmentBy: "key_1", derivedEventId: "e1#2" }, "2026-03-29T01:30:00.500Z", "2026-03-29T01:30:00.501Z"],
+      ] as const;
+      for (const [metric, delta, requested, balance, reason, source, occurredAt, at] of legacy) {
+        sql.exec(`INSERT INTO ledger (metric, delta, requested, balance_after, reason, source, occurred_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, metric, delta, requested, balance, reason, JSON.stringify(source), occurredAt, at);
+      }
+      const firstNew = MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE ledger_compact"));
+      sql.exec(`UPDATE schema_version SET version = ?`, firstNew);
+      const storage = new UserStorage(sql);
+      storage.migrate((fn) => state.storage.transactionSync(fn));
+      storage.appendLedger([{ metric: "points", delta: 1, balanceAfter: 7, reason: "campaign", source: { eventId: "e2" }, occurredAt: "2026-11-26T00:00:00.000Z" }], "2026-11-26T00:00:00.007Z");
+      const columns = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('ledger')`).toArray().map((c) => c.name);
+      return { version: storage.schemaVersion(), points: storage.ledger("points", 10), xp: storage.ledger("xp", 10), columns };
+    });
+    expect(result.version).toBe(MIGRATIONS.length);
+    expect(result.columns).not.toContain("source");
+    expect(result.points).toEqual([
+      { id: "led_4", seq: 4, metric: "points", delta: 1, balanceAfter: 7, reason: "campaign", source: { eventId: "e2" }, occurredAt: "2026-11-26T00:00:00.000Z", at: "2026-11-26T00:00:00.007Z" },
+      { id: "led_2", seq: 2, metric: "points", delta: -4, requested: -5, balanceAfter: 6, reason: "redemption", source: { eventId: "op_1", redemption: "rdm_1" }, occurredAt: "1999-12-31T23:59:59.001Z", at: "2026-11-25T10:00:02.000Z" },
+      { id: "led_1", seq: 1, metric: "points", delta: 10, balanceAfter: 10, reason: "campaign", source: { eventId: "e1", campaign: "c1", step: "s1" }, occurredAt: "2026-11-25T10:00:00.123Z", at: "2026-11-25T10:00:01.999Z" },
+    ]);
+    expect(result.xp).toEqual([
+      { id: "led_3", seq: 3, metric: "xp", delta: 3, balanceAfter: 3, reason: "adjustment", source: { derivedEventId: "e1#2", adjustmentBy: "key_1" }, occurredAt: "2026-03-29T01:30:00.500Z", at: "2026-03-29T01:30:00.501Z" },
+    ]);
+  });
+});
+
+describe("stored outcomes", () => {
+  it("are deflated (a fraction of their JSON), read back exactly, and rows stored as JSON text still read", async () => {
+    const outcome = {
+      steps: [1, 2, 3, 4].map((n) => ({ campaign: `cmp-${n}`, step: "s0", progress: 1, target: 1, completed: true })),
+      effects: [1, 2, 3, 4].map((n) => ({ campaign: `cmp-${n}`, step: "s0", type: "metric.add", status: "applied", metric: "points", amount: 2, balance: 100 + n })),
+      late: false,
+    } as unknown as Outcome;
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const sql = state.storage.sql;
+      const storage = new UserStorage(sql);
+      sql.exec(`INSERT INTO activity (event_id, type, occurred_at, at, outcome) VALUES ('old', 'visit', '2026-11-01T00:00:00.000Z', 1, ?)`, JSON.stringify({ legacy: true }));
+      storage.recordActivity("new", "buy", "2026-11-26T00:00:00.000Z", 2, outcome);
+      const stored = sql.exec<{ type: string; bytes: number }>(`SELECT typeof(outcome) AS type, length(outcome) AS bytes FROM activity WHERE event_id = 'new'`).one();
+      return { stored, newOne: storage.outcomeOf("new"), oldOne: storage.outcomeOf("old"), listed: storage.activity(10).map((a) => a.outcome) };
+    });
+    expect(result.newOne).toEqual(outcome);
+    expect(result.oldOne).toEqual({ legacy: true });
+    expect(result.listed).toEqual([outcome, { legacy: true }]);
+    expect(result.stored.type).toBe("blob");
+    expect(result.stored.bytes).toBeLessThan(JSON.stringify(outcome).length / 2);
   });
 });
 
