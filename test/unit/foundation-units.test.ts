@@ -373,7 +373,13 @@ describe("configOf", () => {
       maxActiveCampaigns: 1000,
       adminRootKey: undefined,
       signingKeySecret: undefined,
+      deliveryTimeoutMs: 15_000,
     });
+  });
+
+  it("the delivery timeout is shortened only under TEST_FAULT_INJECTION", () => {
+    expect(of({ TEST_DELIVERY_TIMEOUT_MS: "50" }).deliveryTimeoutMs).toBe(15_000);
+    expect(of({ TEST_DELIVERY_TIMEOUT_MS: "50", TEST_FAULT_INJECTION: "on" }).deliveryTimeoutMs).toBe(50);
   });
 
   it("empty strings mean unset", () => {
@@ -412,6 +418,7 @@ describe("configOf", () => {
       maxActiveCampaigns: 5000,
       adminRootKey: "root",
       signingKeySecret: "k1:abc",
+      deliveryTimeoutMs: 15_000,
     });
   });
 
