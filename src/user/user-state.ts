@@ -333,7 +333,7 @@ export class UserState extends DurableObject<Env> {
       // Streak settlement once the grace window has passed (never earlier: the period could
       // not be settled yet), plus up to a minute of jitter so users do not all wake at once.
       const due = nextStreakTimer(programme, result.state, now);
-      this.storage.setTimer("streaks", due === null ? null : due + Math.floor(Math.random() * TIMER_JITTER_MS));
+      this.storage.setTimer("streaks", due === null ? null : due + this.timerJitter());
       // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
       this.storage.pruneActivity(now);
     });
@@ -367,6 +367,16 @@ export class UserState extends DurableObject<Env> {
   }
 
   /** One alarm per object: set to the earliest timer, or cleared. */
+  /**
+   * This user's offset for timers (0 to TIMER_JITTER_MS), the same on every event: a new
+   * random offset per event moved the alarm, and so rewrote it, on every event.
+   */
+  private timerJitter(): number {
+    let hash = 0;
+    for (const char of this.ctx.id.toString().slice(0, 8)) hash = (hash * 16 + parseInt(char, 16)) >>> 0;
+    return hash % TIMER_JITTER_MS;
+  }
+
   private async syncAlarm(): Promise<void> {
     const due = this.storage.earliestTimer();
     // Most events leave the earliest timer where it was: write the alarm only when it moves.
