@@ -68,10 +68,13 @@ export async function remoteJwks(
   policy: UrlPolicyOptions,
   now = Date.now(),
 ): Promise<JSONWebKeySet> {
+  const knows = (e: Entry | undefined) => e?.jwks !== undefined && (kid === undefined || e.jwks.keys.some((k) => k.kid === kid));
+  // Only a caller the cached copy cannot serve waits for a fetch in flight: a slow IdP
+  // must not hold up tokens signed with keys we already have.
   const inFlight = entries.get(url)?.pending;
-  if (inFlight) await inFlight;
+  if (inFlight && !knows(entries.get(url))) await inFlight;
   const entry = entries.get(url);
-  const knowsKid = entry?.jwks && (kid === undefined || entry.jwks.keys.some((k) => k.kid === kid));
+  const knowsKid = knows(entry);
   const stale = !entry?.jwks || !knowsKid || now - entry.fetchedAt > MAX_AGE_MS;
   const interval = entry?.jwks ? REFETCH_INTERVAL_MS : FIRST_FETCH_RETRY_MS;
   const mayFetch = !entry || now - entry.attemptedAt >= interval;
@@ -83,6 +86,8 @@ export async function remoteJwks(
     });
     attempt.pending = fetched.catch(() => {}).finally(() => (attempt.pending = undefined));
     entries.set(url, attempt);
+    // A copy that knows the kid and is only old is served now; the refresh goes on without us.
+    if (knowsKid) return entry!.jwks!;
     try {
       await fetched;
     } catch (e) {

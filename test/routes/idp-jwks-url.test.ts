@@ -262,6 +262,33 @@ describe("auth.jwksUrl", () => {
     expect(fetchesOf(url)).toBe(2);
   });
 
+  it("an IdP that never answers: the fetch is cut after 5 s (503), and a cached key keeps working while a refetch hangs", async () => {
+    const { space, url, auth, key } = await urlIdpSpace();
+    const hang: Handler = (request) =>
+      new Promise((_resolve, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason ?? new Error("aborted"))));
+    handlers.set(url, hang);
+    const started = performance.now();
+    await expectUnavailable(await me(await signWith(key, idpClaims(auth)), space.slug));
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(4_900);
+    expect(waited).toBeLessThan(15_000);
+
+    // Keys cached from a good fetch; then a token with a new kid makes the Worker refetch
+    // from an IdP that hangs: the cached key's tokens are still accepted meanwhile.
+    const other = await urlIdpSpace();
+    handlers.set(other.url, serveKeys(other.key.publicJwk));
+    await expectMe(await signWith(other.key, idpClaims(other.auth)), other.space);
+    handlers.set(other.url, hang);
+    vi.setSystemTime(Date.now() + 6 * 60_000); // past the 5 minutes between refetches
+    const unknown = await newIdpKey("ES256");
+    const refetch = me(await signWith(unknown, idpClaims(other.auth)), other.space.slug);
+    await vi.waitFor(() => expect(fetchesOf(other.url)).toBe(2));
+    const during = performance.now(); // Date is pinned by setSystemTime; performance is not
+    await expectMe(await signWith(other.key, idpClaims(other.auth)), other.space);
+    expect(performance.now() - during).toBeLessThan(4_000);
+    expect((await refetch).status).toBe(401);
+  }, 30_000);
+
   it("other first-fetch failures (network error, not JSON, not a JWKS, empty 200, 404) → 503", async () => {
     const failures: Handler[] = [
       () => {
