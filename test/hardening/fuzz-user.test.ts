@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { FuzzReport, casesFor, checkAnswer, describeCase, fetchOperations, fuzzOperation, send, seedFor, type Case, type Operation } from "../helpers/fuzz";
-import { ADMIN, RUNS, d1Rows, fuzz, partOf, prepareUser, programme, world } from "../helpers/fuzz-setup";
+import { FuzzReport, checkAnswer, describeCase, fetchOperations, fuzzOperation, send, seedFor, type Case, type Operation } from "../helpers/fuzz";
+import { ADMIN, RUNS, d1Rows, fuzz, partOf, prepareUser, programme, world, selfAnswersLikeDirect } from "../helpers/fuzz-setup";
 import { browserSubscription } from "../helpers/admin-matrix";
 import { ROOT_KEY, answer, callDirect } from "../helpers/harness";
 
@@ -29,29 +29,8 @@ const UNDOCUMENTED: Operation[] = ["/api/loyalty/openapi.json", "/api/loyalty/do
 }));
 
 describe("fuzzing the User API and the public routes from the OpenAPI document (part 3)", () => {
-  it("through SELF.fetch hostile inputs are answered as in-process", { timeout: 60_000 }, async () => {
-    const w = await world();
-    const picks = ["PUT /api/loyalty/me/push-subscriptions", "GET /api/loyalty/me/metrics/{id}/transactions", "GET /api/loyalty/spaces/{slug}/.well-known/jwks.json"];
-    for (const key of picks) {
-      const op = mine.find((o) => o.key === key)!;
-      expect(op, key).toBeDefined();
-      const prepared = await prepareUser(w, op);
-      const before = await prepared.snapshot();
-      const { examples } = casesFor(prepared.target);
-      const chosen = ["content-type", "invalid-utf8", "huge", "deep", "unicode", "path-param", "cursor", "space-header"]
-        .map((family) => examples.find((c) => c.family === family))
-        .filter((c) => c !== undefined);
-      for (const c of chosen) {
-        const viaSelf = await send(c, prepared.credentials, "self");
-        const direct = await send(c, prepared.credentials, "direct");
-        report.record(op, c, viaSelf.status);
-        report.record(op, c, direct.status);
-        checkAnswer(op, c, viaSelf);
-        expect([viaSelf.status, viaSelf.body?.code], describeCase(op, c, viaSelf)).toEqual([direct.status, direct.body?.code]);
-      }
-      expect(await prepared.snapshot(), key).toEqual(before);
-    }
-  });
+  it("through SELF.fetch hostile inputs are answered as in-process", { timeout: 60_000 }, () =>
+    selfAnswersLikeDirect(mine, ["PUT /api/loyalty/me/push-subscriptions", "GET /api/loyalty/me/metrics/{id}/transactions", "GET /api/loyalty/spaces/{slug}/.well-known/jwks.json"], ["content-type", "invalid-utf8", "huge", "deep", "unicode", "path-param", "cursor", "space-header"], prepareUser, report));
 
   for (const op of mine) {
     it(op.key, { timeout: 60_000 }, async () => {

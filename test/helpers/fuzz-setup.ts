@@ -21,10 +21,14 @@ import { ROOT_KEY, answer, callDirect, uniqueSlug } from "./harness";
 import {
   FuzzReport,
   baseFromPath,
+  casesFor,
+  checkAnswer,
   deref,
+  describeCase,
   fetchOperations,
   fuzzOperation,
   sampleOf,
+  send,
   type BaseRequest,
   type Credentials,
   type FuzzTarget,
@@ -220,6 +224,38 @@ export async function fuzz(prepared: Prepared, report: FuzzReport, runs = RUNS):
 }
 
 export { ADMIN };
+
+/**
+ * The first test of each fuzz file: a few operations' hostile examples of `families` sent
+ * both through SELF.fetch and in-process must get the same answers (the rest of the file
+ * sends in-process only), and leave their snapshot as it was.
+ */
+export async function selfAnswersLikeDirect(
+  mine: Operation[],
+  picks: string[],
+  families: string[],
+  prepare: (w: World, op: Operation) => Promise<Prepared>,
+  report: FuzzReport,
+): Promise<void> {
+  const w = await world();
+  for (const key of picks) {
+    const op = mine.find((o) => o.key === key)!;
+    expect(op, key).toBeDefined();
+    const prepared = await prepare(w, op);
+    const before = await prepared.snapshot();
+    const { examples } = casesFor(prepared.target);
+    const chosen = families.map((family) => examples.find((c) => c.family === family)).filter((c) => c !== undefined);
+    for (const c of chosen) {
+      const viaSelf = await send(c, prepared.credentials, "self");
+      const direct = await send(c, prepared.credentials, "direct");
+      report.record(op, c, viaSelf.status);
+      report.record(op, c, direct.status);
+      checkAnswer(op, c, viaSelf);
+      expect([viaSelf.status, viaSelf.body?.code], describeCase(op, c, viaSelf)).toEqual([direct.status, direct.body?.code]);
+    }
+    expect(await prepared.snapshot(), key).toEqual(before);
+  }
+}
 
 /** Path values of the User API's single resources that exist in the fixture space. */
 const ME_IDS: Record<string, string> = { metrics: USER_METRIC, streaks: "matrix-streak", campaigns: "matrix-checkin", ladders: "fuzz-no-ladder" };
