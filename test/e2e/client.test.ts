@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { adminClient, isProblem, ProblemError, unwrap, userClient } from "@loyalty-engine/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { documentPath, generateSchema, schemaPath } from "../../packages/client/scripts/generate";
-import { startInstance, type Instance } from "./instance";
+import { instanceForFile } from "./instance-for-file";
 
 // @loyalty-engine/client (packages/client) against a real `npm start`: its committed OpenAPI
 // snapshot and types are exactly what this code serves (so they cannot drift), and the
@@ -11,13 +11,7 @@ import { startInstance, type Instance } from "./instance";
 const REGENERATE = "run `npm run client:generate`";
 
 describe("@loyalty-engine/client", () => {
-  let instance: Instance;
-  beforeAll(async () => {
-    instance = await startInstance();
-  }, 120_000);
-  afterAll(async () => {
-    await instance?.stop();
-  });
+  const instance = instanceForFile();
 
   it("is generated from the OpenAPI document the service serves", async () => {
     const response = await fetch(`${instance.baseUrl}/api/loyalty/openapi.json`);

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInstance, type Instance } from "./instance";
+import { describe, expect, it } from "vitest";
+import { instanceForFile } from "./instance-for-file";
 
 // The README quickstart, executed: every ```sh quickstart block runs in order in one bash
 // session against a real `npm start`, and the JSON block shown after it must be contained
@@ -41,13 +41,7 @@ function expectContained(actual: unknown, expected: unknown, where: string): voi
 }
 
 describe("README quickstart", () => {
-  let instance: Instance;
-  beforeAll(async () => {
-    instance = await startInstance();
-  }, 120_000);
-  afterAll(async () => {
-    await instance?.stop();
-  });
+  const instance = instanceForFile();
 
   it("has quickstart blocks with expected outputs", () => {
     const steps = quickstartSteps(readme);

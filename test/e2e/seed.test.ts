@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInstance, type Instance } from "./instance";
+import { describe, expect, it } from "vitest";
+import type { Instance } from "./instance";
+import { instanceForFile } from "./instance-for-file";
 
 // `npm run seed` against a fresh `npm start`: the demo programme applies, and applying it
 // again changes nothing; the printed token works on the User API.
@@ -18,13 +19,7 @@ function seed(instance: Instance): { created: string[]; updated: string[]; uncha
 }
 
 describe("npm run seed", () => {
-  let instance: Instance;
-  beforeAll(async () => {
-    instance = await startInstance();
-  }, 120_000);
-  afterAll(async () => {
-    await instance?.stop();
-  });
+  const instance = instanceForFile();
 
   it("creates the demo programme once; a second run changes nothing", async () => {
     const first = seed(instance);
