@@ -99,4 +99,10 @@ export function typeChecks(admin: ReturnType<typeof adminClient>, user: ReturnTy
   void user.GET("/api/loyalty/admin/users");
   // @ts-expect-error path parameters are required
   void admin.GET("/api/loyalty/admin/metrics/{id}");
+  // Definition bodies are typed by their kind's schema (the document's MetricBody … WebhookBody).
+  void admin.POST("/api/loyalty/admin/metrics", { body: { id: "pts", name: "Points", kind: "currency" } });
+  // @ts-expect-error a metric's kind is one of currency, counter, gauge
+  void admin.POST("/api/loyalty/admin/metrics", { body: { name: "Points", kind: "coins" } });
+  // @ts-expect-error a condition's op is one of the language's operators
+  void admin.PUT("/api/loyalty/admin/segments/{id}", { params: { path: { id: "vip" } }, body: { name: "VIP", type: "dynamic", rule: { path: "user.metrics.points.balance", op: "above", value: 100 } } });
 }

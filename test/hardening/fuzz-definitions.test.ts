@@ -3,9 +3,10 @@ import { FuzzReport, fetchOperations } from "../helpers/fuzz";
 import { fuzz, partOf, prepareAdmin, world, selfAnswersLikeDirect } from "../helpers/fuzz-setup";
 
 // Schema-driven fuzzing of the Admin API (issue #10; SPEC §2, §4, §10), part 2 of 3: the six
-// routes of every definition kind and the programme document. The document describes
-// definition bodies as any object; the bodies are generated from the kinds' own zod
-// schemas (as JSON Schema), which the service validates with (fuzz-setup.ts bodySchemaOf).
+// routes of every definition kind and the programme document. The bodies are generated
+// from the kinds' own zod schemas (as JSON Schema), which the service validates with
+// (fuzz-setup.ts bodySchemaOf): PATCH bodies and the programme document are described
+// loosely in the OpenAPI document.
 // Each operation gets its fixed examples (one per family of hostile input its schema
 // allows, plus the pinned ones of fuzz.ts casesFor) and RUNS seeded random cases; every
 // answer is a 4xx problem (400s with an errors[].path), never a 5xx, and the batch leaves

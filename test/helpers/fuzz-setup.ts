@@ -125,7 +125,7 @@ export async function userState(f: Fixture, userId: string): Promise<unknown> {
   return { doc: doc.status === 200 ? doc.body : doc.status, state, ledger, subscriptions };
 }
 
-// Bodies the server validates with (the document describes definitions as any object) --
+// Bodies the server validates with: the kinds' zod schemas, with the id and the server fields it drops --
 
 const config = { allowPrivateTargets: false, spaceHostSuffix: "" } as unknown as Config;
 

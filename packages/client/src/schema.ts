@@ -679,9 +679,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MetricBody"];
                 };
             };
             responses: {
@@ -788,9 +786,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MetricBody"];
                 };
             };
             responses: {
@@ -1016,9 +1012,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ProductBody"];
                 };
             };
             responses: {
@@ -1125,9 +1119,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ProductBody"];
                 };
             };
             responses: {
@@ -1353,9 +1345,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SegmentBody"];
                 };
             };
             responses: {
@@ -1462,9 +1452,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SegmentBody"];
                 };
             };
             responses: {
@@ -1690,9 +1678,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LadderBody"];
                 };
             };
             responses: {
@@ -1799,9 +1785,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LadderBody"];
                 };
             };
             responses: {
@@ -2027,9 +2011,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StreakBody"];
                 };
             };
             responses: {
@@ -2136,9 +2118,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StreakBody"];
                 };
             };
             responses: {
@@ -2364,9 +2344,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TriggerBody"];
                 };
             };
             responses: {
@@ -2473,9 +2451,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TriggerBody"];
                 };
             };
             responses: {
@@ -2701,9 +2677,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CampaignBody"];
                 };
             };
             responses: {
@@ -2810,9 +2784,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CampaignBody"];
                 };
             };
             responses: {
@@ -3038,9 +3010,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WebhookBody"];
                 };
             };
             responses: {
@@ -3147,9 +3117,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WebhookBody"];
                 };
             };
             responses: {
@@ -5940,6 +5908,247 @@ export interface components {
                 p256dh: string;
                 auth: string;
             };
+        };
+        MetricBody: {
+            name: string;
+            description?: string | null;
+            kind: "currency" | "counter" | "gauge";
+            initial?: number;
+            min?: number | null;
+            max?: number | null;
+            id?: string;
+        };
+        ProductBody: {
+            type: "badge" | "reward" | "item";
+            name: string;
+            description?: string | null;
+            imageUrl?: string | null;
+            price?: {
+                metric: string;
+                amount: number;
+            } | null;
+            stock?: number | null;
+            perUserLimit?: number | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            id?: string;
+        };
+        Condition: {
+            all?: components["schemas"]["Condition"][];
+            any?: components["schemas"]["Condition"][];
+            not?: components["schemas"]["Condition"];
+            path?: string;
+            op?: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "between" | "in" | "nin" | "contains" | "startsWith" | "exists";
+            value?: unknown;
+        };
+        SegmentBody: {
+            name: string;
+            description?: string | null;
+            type: "static" | "dynamic";
+            rule?: components["schemas"]["Condition"] | null;
+            id?: string;
+        };
+        LadderBody: {
+            name: string;
+            description?: string | null;
+            metric: string;
+            basis?: "lifetime" | "balance";
+            demotion?: boolean;
+            levels: {
+                id: string;
+                name: string;
+                threshold: number;
+            }[];
+            id?: string;
+        };
+        StreakBody: {
+            name: string;
+            description?: string | null;
+            period: "day" | "week";
+            weekStart?: "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday";
+            timezoneMode?: "user" | "fixed";
+            timezone?: string | null;
+            freezes?: {
+                initial?: number;
+                max?: number;
+            };
+            graceMinutes?: number;
+            id?: string;
+        };
+        TriggerBody: {
+            name: string;
+            description?: string | null;
+            eventType: string;
+            conditions?: components["schemas"]["Condition"] | null;
+            id?: string;
+        };
+        CampaignBody: {
+            name: string;
+            description?: string | null;
+            imageUrl?: string | null;
+            status?: "draft" | "active" | "paused" | "archived";
+            startsAt?: string | null;
+            endsAt?: string | null;
+            acceptLateUntil?: string | null;
+            priority?: number;
+            audience?: {
+                include?: string[];
+                exclude?: string[];
+            };
+            visibility?: "visible" | "hidden";
+            order?: "sequential" | "any";
+            steps: {
+                id: string;
+                name: string;
+                trigger: string | {
+                    eventType: string;
+                    conditions?: components["schemas"]["Condition"] | null;
+                };
+                target?: number;
+                measure?: string | null;
+                effects?: ({
+                    type: "metric.add";
+                    metric: string;
+                    amount: number | {
+                        path: string;
+                        multiply?: number;
+                        round?: "floor" | "ceil" | "nearest";
+                        min?: number;
+                        max?: number | null;
+                    };
+                } | {
+                    type: "metric.set";
+                    metric: string;
+                    value: number;
+                } | {
+                    type: "product.grant";
+                    product: string;
+                    quantity?: number;
+                } | {
+                    type: "product.revoke";
+                    product: string;
+                    quantity?: number;
+                } | {
+                    type: "product.redeem";
+                    product: string;
+                    quantity?: number;
+                } | {
+                    type: "streak.checkin";
+                    streak: string;
+                } | {
+                    type: "streak.freeze";
+                    streak: string;
+                    count?: number;
+                } | {
+                    type: "segment.add";
+                    segment: string;
+                } | {
+                    type: "segment.remove";
+                    segment: string;
+                } | {
+                    type: "attribute.set";
+                    key: string;
+                    value: string | number | boolean | null | string[];
+                } | {
+                    type: "event.emit";
+                    eventType: string;
+                    data?: {
+                        [key: string]: unknown;
+                    };
+                } | {
+                    type: "webhook.send";
+                    webhook: string;
+                    payload: string | number | boolean | null | unknown[] | {
+                        [key: string]: unknown;
+                    };
+                } | {
+                    type: "push.send";
+                    title: string;
+                    body: string;
+                    url?: string | null;
+                    data?: {
+                        [key: string]: unknown;
+                    } | null;
+                })[];
+            }[];
+            effects?: ({
+                type: "metric.add";
+                metric: string;
+                amount: number | {
+                    path: string;
+                    multiply?: number;
+                    round?: "floor" | "ceil" | "nearest";
+                    min?: number;
+                    max?: number | null;
+                };
+            } | {
+                type: "metric.set";
+                metric: string;
+                value: number;
+            } | {
+                type: "product.grant";
+                product: string;
+                quantity?: number;
+            } | {
+                type: "product.revoke";
+                product: string;
+                quantity?: number;
+            } | {
+                type: "product.redeem";
+                product: string;
+                quantity?: number;
+            } | {
+                type: "streak.checkin";
+                streak: string;
+            } | {
+                type: "streak.freeze";
+                streak: string;
+                count?: number;
+            } | {
+                type: "segment.add";
+                segment: string;
+            } | {
+                type: "segment.remove";
+                segment: string;
+            } | {
+                type: "attribute.set";
+                key: string;
+                value: string | number | boolean | null | string[];
+            } | {
+                type: "event.emit";
+                eventType: string;
+                data?: {
+                    [key: string]: unknown;
+                };
+            } | {
+                type: "webhook.send";
+                webhook: string;
+                payload: string | number | boolean | null | unknown[] | {
+                    [key: string]: unknown;
+                };
+            } | {
+                type: "push.send";
+                title: string;
+                body: string;
+                url?: string | null;
+                data?: {
+                    [key: string]: unknown;
+                } | null;
+            })[];
+            repeat?: {
+                limit?: number | null;
+                every?: "day" | "week" | null;
+                total?: number | null;
+            };
+            id?: string;
+        };
+        WebhookBody: {
+            url: string;
+            events: ("loyalty.user.created" | "loyalty.user.updated" | "loyalty.metric.changed" | "loyalty.product.granted" | "loyalty.product.revoked" | "loyalty.reward.redeemed" | "loyalty.redemption.cancelled" | "loyalty.step.completed" | "loyalty.campaign.completed" | "loyalty.ladder.level_changed" | "loyalty.streak.started" | "loyalty.streak.extended" | "loyalty.streak.freeze_used" | "loyalty.streak.broken" | "loyalty.streak.restored" | "loyalty.segment.entered" | "loyalty.segment.left" | "loyalty.event.reversed" | "*")[];
+            enabled?: boolean;
+            description?: string | null;
+            id?: string;
         };
     };
 }

@@ -19,8 +19,8 @@ import { notifyQuery, startRecomputeFor } from "./audiences";
 // The same six routes for every definition kind (SPEC §4): list, create, read,
 // create-or-replace, merge patch, delete. Bodies are validated by the kind's schema in
 // the service (a PATCH must be merged before it can be validated), so the routes declare
-// them as JSON objects. The kinds' fields are documented in SPEC §4 and shown by the
-// examples (src/openapi/examples.ts); the OpenAPI document does not carry them yet.
+// them as JSON objects; src/openapi/definitions.ts then writes each kind's schema into
+// the OpenAPI document as the POST and PUT bodies' component.
 
 const TITLES: Record<DefinitionKind, string> = {
   metrics: "Metrics",

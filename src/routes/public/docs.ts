@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/context";
+import { withDefinitionSchemas } from "../../openapi/definitions";
 import { withExamples } from "../../openapi/examples";
 
 // The OpenAPI 3.1 document is generated from the same zod schemas that validate requests,
@@ -45,7 +46,9 @@ export function registerDocsRoutes(app: OpenAPIHono<AppEnv>): void {
   });
   // Built on the first request (every route is registered by then), once per isolate.
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
-  app.get("/api/loyalty/openapi.json", (c) => c.json((document ??= withExamples(app.getOpenAPI31Document(DOCUMENT)))));
+  app.get("/api/loyalty/openapi.json", (c) =>
+    c.json((document ??= withExamples(withDefinitionSchemas(app.getOpenAPI31Document(DOCUMENT), c.var.config)))),
+  );
   app.get("/api/loyalty/docs", (c) => {
     c.header("Content-Security-Policy", "default-src 'self' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com");
     return c.html(DOCS_HTML);
