@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { USER_METRIC } from "../helpers/admin-matrix";
-import { FuzzReport, fetchOperations } from "../helpers/fuzz";
-import { ADMIN, d1Rows, fuzz, partOf, prepareAdmin, world, selfAnswersLikeDirect } from "../helpers/fuzz-setup";
+import { ADMIN, d1Rows, fuzzEach, fuzzPart, partOf, prepareAdmin, selfAnswersLikeDirect, world } from "../helpers/fuzz-setup";
 import { answer, callDirect, uniqueSlug } from "../helpers/harness";
 
 // Schema-driven fuzzing of the Admin API (issue #10; SPEC §2, §10), part 1 of 3: every
@@ -17,21 +16,13 @@ import { answer, callDirect, uniqueSlug } from "../helpers/harness";
 // makes (cloudflare/workers-sdk#15446); the first test sends a few through SELF.fetch.
 
 const PART = "admin";
-const report = new FuzzReport("test/hardening/fuzz-admin.test.ts");
-// Read at collection time, so that every operation of the document gets its own test.
-const { operations } = await fetchOperations();
-const mine = operations.filter((op) => partOf(op) === PART);
+const { report, operations, mine } = await fuzzPart(PART, "test/hardening/fuzz-admin.test.ts");
 
 describe("fuzzing the Admin API from its OpenAPI document (part 1: spaces, keys, events, users, audiences, rewards, outbound)", () => {
   it("through SELF.fetch hostile inputs are answered as in-process", { timeout: 60_000 }, () =>
     selfAnswersLikeDirect(mine, ["POST /api/loyalty/admin/events/batch", "PATCH /api/loyalty/admin/users/{userId}", "GET /api/loyalty/admin/users"], ["content-type", "invalid-utf8", "huge", "deep", "path-param", "cursor", "query-param"], prepareAdmin, report));
 
-  for (const op of mine) {
-    it(op.key, { timeout: 60_000 }, async () => {
-      const w = await world();
-      await fuzz(await prepareAdmin(w, op), report);
-    });
-  }
+  fuzzEach(mine, prepareAdmin, report);
 
   // Free text takes any Unicode: what is stored is what was sent. A lone surrogate half is no
   // Unicode text (UTF-8 cannot carry it): it used to be accepted and stored as U+FFFD in

@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { FuzzReport, fetchOperations } from "../helpers/fuzz";
-import { fuzz, partOf, prepareAdmin, world, selfAnswersLikeDirect } from "../helpers/fuzz-setup";
+import { fuzzEach, fuzzPart, partOf, prepareAdmin, selfAnswersLikeDirect, world } from "../helpers/fuzz-setup";
 
 // Schema-driven fuzzing of the Admin API (issue #10; SPEC §2, §4, §10), part 2 of 3: the six
 // routes of every definition kind and the programme document. The bodies are generated
@@ -17,21 +16,13 @@ import { fuzz, partOf, prepareAdmin, world, selfAnswersLikeDirect } from "../hel
 // makes (cloudflare/workers-sdk#15446); the first test sends a few through SELF.fetch.
 
 const PART = "definitions";
-const report = new FuzzReport("test/hardening/fuzz-definitions.test.ts");
-// Read at collection time, so that every operation of the document gets its own test.
-const { operations } = await fetchOperations();
-const mine = operations.filter((op) => partOf(op) === PART);
+const { report, operations, mine } = await fuzzPart(PART, "test/hardening/fuzz-definitions.test.ts");
 
 describe("fuzzing the Admin API from its OpenAPI document (part 2: definitions and the programme)", () => {
   it("through SELF.fetch hostile inputs are answered as in-process", { timeout: 60_000 }, () =>
     selfAnswersLikeDirect(mine, ["PUT /api/loyalty/admin/campaigns/{id}", "PUT /api/loyalty/admin/programme", "GET /api/loyalty/admin/products"], ["content-type", "invalid-utf8", "huge", "deep", "path-param", "cursor", "query-param"], prepareAdmin, report));
 
-  for (const op of mine) {
-    it(op.key, { timeout: 60_000 }, async () => {
-      const w = await world();
-      await fuzz(await prepareAdmin(w, op), report);
-    });
-  }
+  fuzzEach(mine, prepareAdmin, report);
 
   it("every operation of the document is fuzzed by exactly one file, and this file's all were", async () => {
     const w = await world();

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { FuzzReport, checkAnswer, describeCase, fetchOperations, fuzzOperation, send, seedFor, type Case, type Operation } from "../helpers/fuzz";
-import { ADMIN, RUNS, d1Rows, fuzz, partOf, prepareUser, programme, world, selfAnswersLikeDirect } from "../helpers/fuzz-setup";
+import { checkAnswer, describeCase, fuzzOperation, send, seedFor, type Case, type Operation } from "../helpers/fuzz";
+import { ADMIN, RUNS, d1Rows, fuzzEach, fuzzPart, prepareUser, programme, selfAnswersLikeDirect, world } from "../helpers/fuzz-setup";
 import { browserSubscription } from "../helpers/admin-matrix";
 import { ROOT_KEY, answer, callDirect } from "../helpers/harness";
 
@@ -13,9 +13,7 @@ import { ROOT_KEY, answer, callDirect } from "../helpers/harness";
 // document does not describe (the document itself, the docs page) and paths no route has.
 
 const PART = "user";
-const report = new FuzzReport("test/hardening/fuzz-user.test.ts");
-const { operations } = await fetchOperations();
-const mine = operations.filter((op) => partOf(op) === PART);
+const { report, operations, mine } = await fuzzPart(PART, "test/hardening/fuzz-user.test.ts");
 
 /** Public routes outside the document: fuzzed with what applies to a GET without inputs. */
 const UNDOCUMENTED: Operation[] = ["/api/loyalty/openapi.json", "/api/loyalty/docs"].map((path) => ({
@@ -32,12 +30,7 @@ describe("fuzzing the User API and the public routes from the OpenAPI document (
   it("through SELF.fetch hostile inputs are answered as in-process", { timeout: 60_000 }, () =>
     selfAnswersLikeDirect(mine, ["PUT /api/loyalty/me/push-subscriptions", "GET /api/loyalty/me/metrics/{id}/transactions", "GET /api/loyalty/spaces/{slug}/.well-known/jwks.json"], ["content-type", "invalid-utf8", "huge", "deep", "unicode", "path-param", "cursor", "space-header"], prepareUser, report));
 
-  for (const op of mine) {
-    it(op.key, { timeout: 60_000 }, async () => {
-      const w = await world();
-      await fuzz(await prepareUser(w, op), report);
-    });
-  }
+  fuzzEach(mine, prepareUser, report);
 
   it.each(UNDOCUMENTED.map((op) => [op.key, op] as const))("%s (not in the document)", { timeout: 60_000 }, async (_key, op) => {
     const w = await world();

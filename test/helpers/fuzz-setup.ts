@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { z } from "zod";
-import { expect } from "vitest";
+import { expect, it } from "vitest";
 import { requirementFor } from "../../src/auth/scopes";
 import type { Config } from "../../src/config";
 import { kindSpecs } from "../../src/definitions/registry";
@@ -224,6 +224,22 @@ export async function fuzz(prepared: Prepared, report: FuzzReport, runs = RUNS):
 }
 
 export { ADMIN };
+
+/** A fuzz file's share of the document's operations (read at collection time, so each gets its own test) and its report. */
+export async function fuzzPart(part: Part, file: string): Promise<{ report: FuzzReport; operations: Operation[]; mine: Operation[] }> {
+  const { operations } = await fetchOperations();
+  return { report: new FuzzReport(file), operations, mine: operations.filter((op) => partOf(op) === part) };
+}
+
+/** One test per operation: its fixed examples and seeded random cases (see fuzz). */
+export function fuzzEach(mine: Operation[], prepare: (w: World, op: Operation) => Promise<Prepared>, report: FuzzReport): void {
+  for (const op of mine) {
+    it(op.key, { timeout: 60_000 }, async () => {
+      const w = await world();
+      await fuzz(await prepare(w, op), report);
+    });
+  }
+}
 
 /**
  * The first test of each fuzz file: a few operations' hostile examples of `families` sent
