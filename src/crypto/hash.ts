@@ -1,3 +1,5 @@
+import { base64url } from "../lib/ids";
+
 const encoder = new TextEncoder();
 
 export async function sha256Hex(text: string): Promise<string> {
@@ -15,4 +17,10 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
     crypto.subtle.digest("SHA-256", encoder.encode(b)),
   ]);
   return crypto.subtle.timingSafeEqual(da, db);
+}
+
+/** The first 16 bytes of SHA-256, base64url: how a user's object remembers event ids and bodies. */
+export async function hash16(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return base64url(new Uint8Array(digest).slice(0, 16));
 }

@@ -1,6 +1,7 @@
 import { mergePatch } from "../lib/merge-patch";
 import type { Run } from "./run";
 import { cancelRedemption, grantProduct, redeemProduct, type RedeemRefusal, type RedemptionRecord } from "./rewards";
+import { reverseEvent, type ReversalInput } from "./reversal";
 import { restoreStreak, settleAllStreaks } from "./streak-run";
 import type { AttributeValue, UserState } from "./types";
 
@@ -18,6 +19,11 @@ export type AdminOp =
   | { op: "cancelRedemption"; id: string; restock: boolean; redemption?: RedemptionRecord; cancelled?: boolean }
   | { op: "revoke"; product: string; quantity: number | null }
   | { op: "restoreStreak"; streak: string }
+  /**
+   * SPEC §7: takes back what an event and its cascade did. The object fills in `found`
+   * (absent: the user never had that event) and answers a repeat from its records.
+   */
+  | { op: "reverse"; eventId: string; found?: ReversalInput }
   /** Static segment membership (SPEC §5.5): PUT adds, DELETE removes; both idempotent. */
   | { op: "segment"; segment: string; member: boolean }
   | {
@@ -73,7 +79,7 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
       if (op.amount > 0 && metric.max !== null && held.balance + op.amount > metric.max) {
         return { refused: "above_max", detail: `the balance is ${held.balance}; a credit of ${op.amount} would cross the maximum ${metric.max}`, path: "amount" };
       }
-      run.changeMetric(op.metric, op.amount, op.reason, origin, undefined, op.keyId ? { adjustmentBy: op.keyId } : {});
+      run.changeMetric(op.metric, op.amount, op.reason, origin, op.keyId ? { source: { adjustmentBy: op.keyId } } : {});
       return { result: { metric: op.metric, amount: op.amount, balance: held.balance, lifetime: held.lifetime } };
     }
     case "grant": {
@@ -108,6 +114,10 @@ export function applyAdminOp(run: Run, op: AdminOp): AdminApplied | AdminRefusal
       return applyProfile(run, op);
     case "segment":
       return applyStaticSegment(run, op.segment, op.member);
+    case "reverse": {
+      if (!op.found) return { refused: "not_found", detail: `the user has no event '${op.eventId}'`, path: "path.eventId" };
+      return { result: { ...reverseEvent(run, op.found) } };
+    }
     case "restoreStreak": {
       if (!run.programme.streaks.has(op.streak)) return { refused: "not_found", detail: `no streak '${op.streak}'`, path: "path.id" };
       settleAllStreaks(run);

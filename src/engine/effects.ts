@@ -72,7 +72,7 @@ function metricAdd(run: Run, effect: Extract<Effect, { type: "metric.add" }>, or
     const room = metric.max === null ? amount : Math.max(0, metric.max - held.balance);
     const applied = Math.min(amount, room);
     if (applied === 0) return { status: "skipped", reason: "at_max", metric: effect.metric, amount, balance: held.balance };
-    run.changeMetric(effect.metric, applied, "effect", origin, amount);
+    run.changeMetric(effect.metric, applied, "effect", origin, { requested: amount });
     return { status: "applied", metric: effect.metric, amount: applied, ...(applied !== amount ? { requested: amount } : {}), balance: held.balance };
   }
   const floor = run.floorOf(effect.metric);

@@ -40,7 +40,7 @@ export function grantProduct(run: Run, productId: string, quantity: number, orig
 }
 
 /** `code` when one code was allocated, `codes` whenever any were (SPEC §5.6 says `code?`). */
-function codeFields(codes: string[]): Record<string, unknown> {
+export function codeFields(codes: string[]): Record<string, unknown> {
   if (codes.length === 0) return {};
   return codes.length === 1 ? { code: codes[0], codes } : { codes };
 }
@@ -71,7 +71,7 @@ export function redeemProduct(run: Run, productId: string, quantity: number, ori
   const granted = grantProduct(run, productId, quantity, origin, "redemption");
   if ("refused" in granted) return granted;
   const balance = run.touchMetric(metric, origin);
-  run.changeMetric(metric, -cost, "redemption", origin, undefined, { redemption: redemptionId });
+  run.changeMetric(metric, -cost, "redemption", origin, { source: { redemption: redemptionId } });
   const price = { metric, amount: cost };
   run.emit("loyalty.reward.redeemed", { redemption: redemptionId, product: productId, quantity, price, ...codeFields(granted.codes) }, origin.event.depth);
   run.redemptions.push({ id: redemptionId, product: productId, quantity, price, codes: granted.codes, reservationKey: run.used[run.used.length - 1] ?? null });
@@ -94,25 +94,34 @@ export interface RedemptionRecord {
  */
 export function cancelRedemption(run: Run, redemption: RedemptionRecord, origin: Origin): { refunded: number; revoked: number } {
   run.touchMetric(redemption.price.metric, origin);
-  run.changeMetric(redemption.price.metric, redemption.price.amount, "refund", origin, undefined, { redemption: redemption.id }, false);
-  const held = run.state.products[redemption.product] ?? 0;
-  const revoked = Math.min(held, redemption.quantity);
-  if (revoked > 0) {
-    if (held === revoked) delete run.state.products[redemption.product];
-    else run.state.products[redemption.product] = held - revoked;
-    run.emit("loyalty.product.revoked", { product: redemption.product, quantity: revoked, via: "redemption" }, origin.event.depth);
-    run.stateChanged(`products.${redemption.product}`, origin);
-  }
-  const codes = run.state.codes?.[redemption.product];
-  if (codes && redemption.codes.length > 0) {
-    const left = codes.filter((c) => !redemption.codes.includes(c));
-    if (left.length > 0) run.state.codes![redemption.product] = left;
-    else delete run.state.codes![redemption.product];
-  }
+  run.changeMetric(redemption.price.metric, redemption.price.amount, "refund", origin, { source: { redemption: redemption.id }, lifetimeDelta: 0 });
+  const revoked = revokeProduct(run, redemption.product, redemption.quantity, redemption.codes, origin, "redemption");
   run.emit(
     "loyalty.redemption.cancelled",
     { redemption: redemption.id, product: redemption.product, quantity: redemption.quantity, price: redemption.price, ...codeFields(redemption.codes) },
     origin.event.depth,
   );
   return { refunded: redemption.price.amount, revoked };
+}
+
+/**
+ * Takes back up to `quantity` of a product (what the user still holds of it) and the given
+ * codes, which are withdrawn, never reissued; emits loyalty.product.revoked. Answers the
+ * quantity revoked.
+ */
+export function revokeProduct(run: Run, productId: string, quantity: number, codes: string[], origin: Origin, via: string): number {
+  const held = run.state.products[productId] ?? 0;
+  const revoked = Math.min(held, quantity);
+  const allocated = run.state.codes?.[productId];
+  if (allocated && codes.length > 0) {
+    const left = allocated.filter((c) => !codes.includes(c));
+    if (left.length > 0) run.state.codes![productId] = left;
+    else delete run.state.codes![productId];
+  }
+  if (revoked === 0) return 0;
+  if (held === revoked) delete run.state.products[productId];
+  else run.state.products[productId] = held - revoked;
+  run.emit("loyalty.product.revoked", { product: productId, quantity: revoked, via }, origin.event.depth);
+  run.stateChanged(`products.${productId}`, origin);
+  return revoked;
 }

@@ -45,6 +45,18 @@ export function levelRank(ladder: LadderBody, held: { balance: number; lifetime:
   return ladder.demotion ? rank : Math.max(rank, heldRank);
 }
 
+export interface MetricChangeOptions {
+  /** What was asked for, when a bound cut it (the ledger keeps both). */
+  requested?: number;
+  /** Source fields beyond the event, campaign and step. */
+  source?: LedgerEntryDraft["source"];
+  /**
+   * How `lifetime` moves (default: by a credit, not by a debit). 0 for a refund (money given
+   * back was not earned, SPEC §7); minus the credit for a reversed credit (SPEC §5.7).
+   */
+  lifetimeDelta?: number;
+}
+
 export class Run {
   readonly outcome: Outcome = {
     steps: [],
@@ -187,21 +199,13 @@ export class Run {
    * Applies a delta already checked against the metric's bounds, writes its ledger entry,
    * emits loyalty.metric.changed and recomputes what depends on the metric.
    */
-  changeMetric(
-    metricId: string,
-    delta: number,
-    reason: string,
-    origin: Origin,
-    requested?: number,
-    extraSource: LedgerEntryDraft["source"] = {},
-    /** false for a refund: money given back was not earned (lifetime unchanged, SPEC §7). */
-    earned = true,
-  ): void {
+  changeMetric(metricId: string, delta: number, reason: string, origin: Origin, options: MetricChangeOptions = {}): void {
     const held = this.state.metrics[metricId]!;
     const previousBalance = held.balance;
     const previousLifetime = held.lifetime;
     held.balance += delta;
-    if (delta > 0 && earned) held.lifetime += delta;
+    held.lifetime += options.lifetimeDelta ?? (delta > 0 ? delta : 0);
+    const { requested } = options;
     this.ledger.push({
       metric: metricId,
       delta,
@@ -213,7 +217,7 @@ export class Run {
         ...(origin.event.id !== this.root.id ? { derivedEventId: origin.event.id } : {}),
         ...(origin.campaign ? { campaign: origin.campaign } : {}),
         ...(origin.step ? { step: origin.step } : {}),
-        ...extraSource,
+        ...options.source,
       },
       occurredAt: this.root.occurredAt,
     });

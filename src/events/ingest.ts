@@ -6,7 +6,7 @@ import { EVENT_TYPE_PATTERN, RESERVED_EVENT_TYPE_PREFIX } from "../definitions/e
 import { parseTimestamp } from "../definitions/kinds/campaigns";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
-import { base64url } from "../lib/ids";
+import { hash16 } from "../crypto/hash";
 import { USER_ID_PATTERN } from "../spaces/schemas";
 import { userObjectName, type IngestRequest, type IngestResult } from "../user/user-state";
 
@@ -60,11 +60,6 @@ function dataProblem(data: Record<string, unknown>): string | undefined {
     for (const child of children) stack.push({ value: child, depth: depth + 1 });
   }
   return undefined;
-}
-
-async function hash16(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return base64url(new Uint8Array(digest).slice(0, 16));
 }
 
 export interface IngestOptions {

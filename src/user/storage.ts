@@ -1,4 +1,5 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { ReversibleEntry } from "../engine/reversal";
 import { emptyUserState, type CampaignState, type LedgerEntryDraft, type Outcome, type UserState } from "../engine/types";
 
 // The user's Durable Object storage (SQLite): the state document, the ledger, the seen
@@ -94,6 +95,8 @@ export const MIGRATIONS: string[] = [
   `DROP TABLE ledger`,
   `ALTER TABLE ledger_compact RENAME TO ledger`,
   `CREATE INDEX IF NOT EXISTS ledger_metric ON ledger (metric, seq)`,
+  // Events reversed (SPEC §7) with the answer given, so a repeat answers the same.
+  `CREATE TABLE IF NOT EXISTS reversals (event_id TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID`,
 ];
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
@@ -261,8 +264,7 @@ export class UserStorage {
   }
 
   outcomeOf(eventId: string): Outcome | null {
-    const row = this.sql.exec<{ outcome: StoredOutcome }>(`SELECT outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId).toArray()[0];
-    return row ? unpackOutcome(row.outcome) : null;
+    return this.activityOf(eventId)?.outcome ?? null;
   }
 
   activity(limit: number, before?: number): ActivityEntry[] {
@@ -317,6 +319,38 @@ export class UserStorage {
 
   reservationApplied(id: string): boolean {
     return this.sql.exec(`SELECT 1 FROM applied_reservations WHERE id = ?`, id).toArray().length > 0;
+  }
+
+  /**
+   * The ledger entries an event's cascade wrote, oldest first (a reversal's own entries
+   * carry the reversal's id). A scan: reversals are rare, and an index on every entry of
+   * a ledger kept forever would cost more than it saves.
+   */
+  ledgerOfEvent(eventId: string): ReversibleEntry[] {
+    return this.sql
+      .exec<{ seq: number; metric: string; delta: number; reason: string; redemption: string | null }>(
+        `SELECT seq, metric, delta, reason, redemption FROM ledger WHERE event_id = ? AND reverses IS NULL ORDER BY seq`,
+        eventId,
+      )
+      .toArray()
+      .map((r) => ({ id: `led_${r.seq}`, metric: r.metric, delta: r.delta, reason: r.reason, ...(r.redemption !== null ? { redemption: r.redemption } : {}) }));
+  }
+
+  /** The event's activity entry while it is kept. */
+  activityOf(eventId: string): { occurredAt: string; outcome: Outcome } | null {
+    const row = this.sql
+      .exec<{ occurred_at: string; outcome: StoredOutcome }>(`SELECT occurred_at, outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId)
+      .toArray()[0];
+    return row ? { occurredAt: row.occurred_at, outcome: unpackOutcome(row.outcome) } : null;
+  }
+
+  reversal(eventId: string): unknown {
+    const row = this.sql.exec<{ answer: string }>(`SELECT answer FROM reversals WHERE event_id = ?`, eventId).toArray()[0];
+    return row ? JSON.parse(row.answer) : undefined;
+  }
+
+  recordReversal(eventId: string, answer: unknown, now: number): void {
+    this.sql.exec(`INSERT INTO reversals (event_id, answer, at) VALUES (?, ?, ?)`, eventId, JSON.stringify(answer), now);
   }
 
   recordRedemption(r: RedemptionRow): void {

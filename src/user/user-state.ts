@@ -9,7 +9,8 @@ import type { PushSubscription } from "../outbound/web-push";
 import { log } from "../http/log";
 import { IDEMPOTENCY_TTL_MS } from "../http/idempotency";
 import { FifoLock } from "./lock";
-import { sha256Hex } from "../crypto/hash";
+import { hash16, sha256Hex } from "../crypto/hash";
+import type { ReversalInput, ReversalReport } from "../engine/reversal";
 import { confirmReservations, releaseReservation, reserve, restockReservation } from "../rewards/inventory";
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
@@ -417,6 +418,12 @@ export class UserState extends DurableObject<Env> {
         const at = new Date(now).toISOString();
         const state = this.cached ?? this.storage.stateOrEmpty(request.userId);
         const identity = { spaceId: request.spaceId, userId: request.userId };
+        if (request.op.op === "reverse") {
+          // Idempotent (SPEC §7): a repeat answers what the reversal answered.
+          const done = this.storage.reversal(request.op.eventId) as AdminResult | undefined;
+          if (done) return done;
+          request.op.found = await this.reversalInput(request.op.eventId);
+        }
         const cancelling = request.op.op === "cancelRedemption" ? this.storage.redemption(request.op.id) : undefined;
         if (request.op.op === "cancelRedemption" && cancelling) {
           request.op.redemption = { ...cancelling, reservationKey: null };
@@ -453,6 +460,10 @@ export class UserState extends DurableObject<Env> {
             throw new Error("injected fault inside the admin transaction");
           }
           if (request.op.op === "cancelRedemption") this.storage.markRedemptionCancelled(request.op.id, now);
+          if (request.op.op === "reverse") {
+            for (const id of (applied.result as unknown as ReversalReport).redemptionsCancelled) this.storage.markRedemptionCancelled(id, now);
+            this.storage.recordReversal(request.op.eventId, answer, now);
+          }
           this.storage.recordActivity(request.opId, `admin.${request.op.op}`, at, now, result.outcome);
           if (idempotency) {
             this.storage.recordIdempotentAnswer(idempotency.key, idempotency.fingerprint, answer, now);
@@ -472,6 +483,18 @@ export class UserState extends DurableObject<Env> {
         return { kind: "error", message: "the operation failed" };
       }
     }
+  }
+
+  /** What this object knows of an event to reverse; undefined if the user never had it. */
+  private async reversalInput(eventId: string): Promise<ReversalInput | undefined> {
+    if (!this.storage.seenEvent(await hash16(eventId))) return undefined;
+    const entries = this.storage.ledgerOfEvent(eventId);
+    const redemptionIds = [...new Set(entries.flatMap((e) => (e.redemption !== undefined ? [e.redemption] : [])))];
+    const redemptions = redemptionIds.flatMap((id) => {
+      const row = this.storage.redemption(id);
+      return row ? [{ id, product: row.product, quantity: row.quantity, price: row.price, codes: row.codes, status: row.status }] : [];
+    });
+    return { eventId, entries, activity: this.storage.activityOf(eventId), redemptions };
   }
 
   /**

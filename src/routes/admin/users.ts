@@ -17,6 +17,7 @@ import { forgetUserPayloads } from "../../outbound/delivery-log";
 import { readUser, runAdminOp, userStub } from "../../users/gateway";
 import { adminSecurity, errorResponses, jsonRequestBody, jsonContent, mergePatchBody } from "../common";
 import { userIdParams } from "./user-tokens";
+import { EVENT_ID_PATTERN } from "../../events/ingest";
 import { activityPage, ledgerPage, pageQuery } from "../me/pages";
 
 // Users through the Admin API (SPEC §7): the full document, profile writes, adjustments,
@@ -53,6 +54,7 @@ const streakParams = userIdParams.extend({ id: definitionIdSchema });
 const segmentParams = userIdParams.extend({ segmentId: definitionIdSchema });
 const redemptionParams = userIdParams.extend({ id: z.string().min(1).max(128) });
 const redeemSchema = z.strictObject({ product: definitionIdSchema, quantity: z.number().int().min(1).max(1000).default(1) }).openapi("Redemption");
+const eventParams = userIdParams.extend({ eventId: z.string().regex(EVENT_ID_PATTERN, "an event id is 1-128 characters of [A-Za-z0-9_.:@|+-]") });
 const cancelSchema = z.strictObject({ restock: z.boolean().default(false) }).openapi("RedemptionCancel");
 
 const route = <P extends string, M extends "get" | "post" | "put" | "patch" | "delete">(method: M, path: P, summary: string) => ({
@@ -206,6 +208,22 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       const { userId, id } = c.req.valid("param");
       const applied = await runAdminOp(c, userId, { op: "cancelRedemption", id, restock: c.req.valid("json").restock });
       return c.json(applied.result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ ...route("post", "/users/{userId}/events/{eventId}/reverse", "Reverse an event"),
+      description:
+        "Takes back what the event and its cascade did (a refund, a fraudulent purchase): compensating ledger entries " +
+        "(`source.reverses`) that also reduce lifetime, the products it granted revoked, the redemptions it made cancelled, " +
+        "the campaign completions it caused uncounted. A balance spent since is taken down to the metric's floor and no " +
+        "further (`requested` keeps the full amount). Ladders demote only where `demotion: true`. Emits " +
+        "loyalty.event.reversed. Idempotent: a repeat answers the same. 404 if the user never had the event.",
+      request: { params: eventParams },
+      responses: { 200: jsonContent(anyObject, "{ eventId, ledger, productsRevoked, redemptionsCancelled, completionsUncounted, outcomeKept, skipped }"), ...errorResponses } }),
+    async (c) => {
+      const { userId, eventId } = c.req.valid("param");
+      return c.json((await runAdminOp(c, userId, { op: "reverse", eventId })).result, 200);
     },
   );
 
