@@ -171,7 +171,8 @@ function campaignGate(run: Run, campaign: CampaignBody, event: EngineEvent): str
   return undefined;
 }
 
-function moreCompletionsAllowed(campaign: CampaignBody, cs: CampaignState): boolean {
+/** Whether the campaign's repeat rules let it complete again (SPEC §4.7). */
+export function moreCompletionsAllowed(campaign: CampaignBody, cs: CampaignState): boolean {
   const { limit, total } = campaign.repeat;
   return (limit === null || cs.periodCompletions < limit) && (total === null || cs.completions < total);
 }

@@ -1,6 +1,7 @@
 import { codeFields, revokeProduct } from "./rewards";
 import type { Origin, Run } from "./run";
 import { periodKey } from "./time";
+import { moreCompletionsAllowed } from "./evaluate";
 import type { Outcome } from "./types";
 
 // Reversing an event (SPEC §7): a refund or a fraudulent purchase is taken back with
@@ -138,13 +139,21 @@ function uncountCompletions(run: Run, activity: NonNullable<ReversalInput["activ
     const campaign = run.programme.campaigns.get(campaignId);
     const every = campaign?.repeat.every;
     const period = every ? periodKey(Date.parse(activity.occurredAt), run.zone, every) : "all";
+    const exhaustedBefore = campaign !== undefined && !moreCompletionsAllowed(campaign, cs);
     const uncounted = Math.min(count, cs.completions);
     cs.completions -= uncounted;
     if (period === cs.period) cs.periodCompletions = Math.max(0, cs.periodCompletions - count);
-    // A campaign out of completions keeps its last round on display, every step full.
-    // That round no longer counts, so it starts over: left full, the next event would
-    // complete the campaign without any of its steps being earned.
-    if (campaign && campaign.steps.every((step) => (cs.progress[step.id] ?? 0) >= step.target)) cs.progress = {};
-    if (uncounted > 0) report.completionsUncounted.push({ campaign: campaignId, completions: cs.completions });
+    // A campaign out of completions keeps its last round on display, every step full. If
+    // the uncounting lets it complete again, that round starts over: left full, the next
+    // event would complete the campaign without any of its steps being earned. (A round
+    // that still counts, e.g. today's when yesterday's completion is uncounted, stays.)
+    if (exhaustedBefore && moreCompletionsAllowed(campaign, cs) && campaign.steps.every((step) => (cs.progress[step.id] ?? 0) >= step.target)) {
+      cs.progress = {};
+    }
+    if (uncounted > 0) {
+      report.completionsUncounted.push({ campaign: campaignId, completions: cs.completions });
+      run.stateChanged(`campaigns.${campaignId}`, { event: run.root });
+    }
   }
 }
+

@@ -1,8 +1,9 @@
 // Invariant checker for a space (issue #10): reads users' state through the Admin API and
 // says what breaks the contract (SPEC §4.2, §5.1, §5.7, §7, §8.1; ARCHITECTURE.md
-// invariants 9, 10, 19). Transport-agnostic: it takes a fetch-like function, so the
-// Workers test pool (callDirect) and a Node script against `npm start` share it. Keep this
-// module free of `cloudflare:test` and of src/ imports: tsconfig.node.json checks it too.
+// invariants 9, 10, 19), event reversals (SPEC §7) included. Transport-agnostic: it takes
+// a fetch-like function, so the Workers test pool (callDirect) and a Node script against
+// `npm start` share it. Keep this module free of `cloudflare:test` and of src/ imports:
+// tsconfig.node.json checks it too.
 //
 // Two halves:
 //   readSnapshot(fetcher, credentials, userIds)  → Snapshot   (Admin API reads only)
@@ -227,6 +228,8 @@ export interface Expectations {
   allowPending?: boolean;
   /** Root event ids sent with `silent: true` (they send no webhooks). */
   silentEvents?: Set<string>;
+  /** Per user: event ids whose reversal (SPEC §7) was answered 200. */
+  reversals?: Map<string, Set<string>>;
 }
 
 export interface Violation {
@@ -317,12 +320,55 @@ export function expectedLifetime(entries: LedgerEntry[]): number {
   let lifetime = 0;
   for (const e of entries) {
     if (e.source?.reverses !== undefined) {
-      if (e.delta < 0) lifetime += e.delta; // a reversed credit is no longer earned
+      // A reversed credit is no longer earned, in full: `requested` when the floor cut the debit.
+      const owed = e.requested ?? e.delta;
+      if (owed < 0) lifetime += owed;
     } else if (e.delta > 0 && !isRefund(e)) {
       lifetime += e.delta;
     }
   }
   return lifetime;
+}
+
+/** A compensating entry of an event reversal (SPEC §7): it names the entry it takes back. */
+export function isReversal(entry: LedgerEntry): boolean {
+  return entry.source?.reverses !== undefined;
+}
+
+/**
+ * A redemption's price given back: the refund of a cancellation, or the reversal of the
+ * redemption's debit when the event that made it was reversed (SPEC §7).
+ */
+export function isRedemptionRefund(entry: LedgerEntry): boolean {
+  if (isRefund(entry)) return true;
+  return entry.reason === "reversal" && isReversal(entry) && entry.source.redemption !== undefined && (entry.requested ?? entry.delta) > 0;
+}
+
+/** The events a user's reversals took back, and whether every `admin.reverse` of the activity is accounted for. */
+export interface ReversedEvents {
+  events: Set<string>;
+  /** How many `admin.reverse` entries the activity holds (one per event reversed, however often asked). */
+  ops: number;
+  complete: boolean;
+}
+
+/**
+ * The events reversed for a user (SPEC §7): those the driver was answered 200 for, and those
+ * the ledger names (a reversal's entries name the entries they take back, and those their
+ * event). A reversal that wrote no entry is only known to the driver: without it, `complete`
+ * is false and the checks that need to know are skipped.
+ */
+export function reversedEvents(user: UserSnapshot, known?: Set<string>): ReversedEvents {
+  const ledger = Object.values(user.ledger).flat();
+  const byId = new Map(ledger.map((e) => [e.id, e]));
+  const events = new Set(known ?? []);
+  for (const e of ledger) {
+    if (!isReversal(e)) continue;
+    const root = byId.get(e.source.reverses!)?.source?.eventId;
+    if (root !== undefined) events.add(root);
+  }
+  const ops = user.activity.filter((a) => a.type === "admin.reverse").length;
+  return { events, ops, complete: events.size >= ops };
 }
 
 /** The lowest balance a metric may have (SPEC §4.1: currencies without `min` stop at 0). */
@@ -339,13 +385,28 @@ export function checkLedger(user: UserSnapshot, metrics: MetricDef[]): Violation
   for (const metric of metrics) {
     const entries = bySeq(user.ledger[metric.id] ?? []);
     const floor = floorOf(metric);
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const reversedBy = new Map<string, string[]>();
     let running = 0;
     for (const e of entries) {
+      if (isReversal(e)) {
+        // SPEC §7: the original's opposite (`requested` when a bound cut it), never beyond it, once.
+        const target = byId.get(e.source.reverses!);
+        const owed = e.requested ?? e.delta;
+        reversedBy.set(e.source.reverses!, [...(reversedBy.get(e.source.reverses!) ?? []), e.id]);
+        if (!target || isReversal(target) || target.seq > e.seq) v("reversal_target", `${metric.id} ${e.id} reverses ${e.source.reverses}, which is no earlier entry of ${metric.id} that a reversal may take back`);
+        else if (owed !== -target.delta) v("reversal_amount", `${metric.id} ${e.id} owes ${owed} for ${target.id} (${target.delta})`);
+        if (e.reason !== "reversal" || Math.sign(e.delta) === -Math.sign(owed) || Math.abs(e.delta) > Math.abs(owed)) {
+          v("reversal_amount", `${metric.id} ${e.id} (${e.reason}): delta ${e.delta}, requested ${owed}`);
+        }
+      }
       if (e.metric !== metric.id) v("ledger_wrong_metric", `${e.id} is listed under ${metric.id} but names ${e.metric}`);
       const other = seqs.get(e.seq);
       if (other !== undefined) v("ledger_seq_reused", `seq ${e.seq} appears in ${other} and ${metric.id}`);
       seqs.set(e.seq, metric.id);
-      if (!Number.isSafeInteger(e.delta) || e.delta === 0) v("ledger_bad_delta", `${metric.id} ${e.id}: delta ${e.delta}`);
+      // A reversal the floor (or max) cut to nothing still records what was owed (`requested`), for lifetime.
+      const zeroAllowed = isReversal(e) && e.requested !== undefined && e.requested !== 0;
+      if (!Number.isSafeInteger(e.delta) || (e.delta === 0 && !zeroAllowed)) v("ledger_bad_delta", `${metric.id} ${e.id}: delta ${e.delta}`);
       running += e.delta;
       if (e.balanceAfter !== running) v("ledger_running_balance", `${metric.id} ${e.id} (seq ${e.seq}): balanceAfter ${e.balanceAfter}, sum so far ${running}`);
       if (floor !== null && running < floor) v("balance_below_floor", `${metric.id} went to ${running} at ${e.id} (floor ${floor})`);
@@ -354,6 +415,7 @@ export function checkLedger(user: UserSnapshot, metrics: MetricDef[]): Violation
         v("counter_decreased", `${metric.id} ${e.id}: ${e.delta} by ${e.reason}`);
       }
     }
+    for (const [target, by] of reversedBy) if (by.length > 1) v("reversed_twice", `${metric.id} ${target} is reversed by ${by.join(", ")}`);
     if (!user.doc) {
       if (entries.length > 0) v("ledger_without_user", `${entries.length} ${metric.id} entries for a user the API says was never seen`);
       continue;
@@ -387,10 +449,12 @@ const UNATTRIBUTED_PRODUCT_OPS = new Set(["admin.grant", "admin.revoke"]);
 
 /**
  * Inventory: quantities ≥ 0 and integral, a badge at most once, the per-user limit; and the
- * quantity held = effect grants + completed redemptions (when everything that changed the
- * product is attributable from the activity).
+ * quantity held = effect grants of events not reversed + completed redemptions (when
+ * everything that changed the product is attributable from the activity). A reversal takes
+ * back what its event granted (SPEC §7); with no other revocation, what the user holds then
+ * always covers it. Redemptions made by `product.redeem` effects are among the redemptions.
  */
-export function checkInventory(user: UserSnapshot, products: ProductDef[]): { violations: Violation[]; skipped: number } {
+export function checkInventory(user: UserSnapshot, products: ProductDef[], reversed: ReversedEvents = reversedEvents(user)): { violations: Violation[]; skipped: number } {
   const out: Violation[] = [];
   let skipped = 0;
   if (!user.doc) return { violations: out, skipped };
@@ -409,12 +473,12 @@ export function checkInventory(user: UserSnapshot, products: ProductDef[]): { vi
 
   // Expected holdings from the record of what happened.
   const unattributed = user.activity.some(
-    (a) => UNATTRIBUTED_PRODUCT_OPS.has(a.type) || (a.outcome.effects ?? []).some((e) => e.type === "product.revoke" || e.type === "product.redeem"),
+    (a) => UNATTRIBUTED_PRODUCT_OPS.has(a.type) || (a.outcome.effects ?? []).some((e) => e.type === "product.revoke"),
   );
-  if (unattributed) return { violations: out, skipped: skipped + 1 };
+  if (unattributed || !reversed.complete) return { violations: out, skipped: skipped + 1 };
   const expected = new Map<string, number>();
   const add = (product: string, q: number) => expected.set(product, (expected.get(product) ?? 0) + q);
-  for (const a of user.activity) for (const [product, q] of effectGrants(a)) add(product, q);
+  for (const a of user.activity) if (!reversed.events.has(a.eventId)) for (const [product, q] of effectGrants(a)) add(product, q);
   for (const r of Object.values(user.redemptions)) if (r && r.status === "completed") add(r.product, r.quantity);
   for (const id of new Set([...expected.keys(), ...heldOf.keys()])) {
     if (!defs.has(id)) {
@@ -423,7 +487,7 @@ export function checkInventory(user: UserSnapshot, products: ProductDef[]): { vi
     }
     const want = expected.get(id) ?? 0;
     const have = heldOf.get(id) ?? 0;
-    if (want !== have) v("holdings_ne_history", `${id}: holds ${have}, effect grants and completed redemptions give ${want}`);
+    if (want !== have) v("holdings_ne_history", `${id}: holds ${have}, effect grants (of events not reversed) and completed redemptions give ${want}`);
   }
   return { violations: out, skipped };
 }
@@ -433,7 +497,7 @@ export function checkInventory(user: UserSnapshot, products: ProductDef[]): { vi
  * admin operations wrote exactly their one entry; campaign completions count 1, 2, 3… and
  * respect `repeat.total`.
  */
-export function checkActivity(user: UserSnapshot, campaigns: CampaignDef[]): Violation[] {
+export function checkActivity(user: UserSnapshot, campaigns: CampaignDef[], reversed: ReversedEvents = reversedEvents(user)): Violation[] {
   const out: Violation[] = [];
   const v = (invariant: string, detail: string) => out.push({ invariant, detail, userId: user.userId });
   const ids = new Map<string, number>();
@@ -477,26 +541,38 @@ export function checkActivity(user: UserSnapshot, campaigns: CampaignDef[]): Vio
     if (a.type !== "admin.adjust" && count((e) => e.source.adjustmentBy !== undefined) > 0) v("adjustment_entries", `${a.eventId} (${a.type}) wrote an adjustment entry`);
   }
 
-  // Completions: the nth completion of a campaign says n.
+  // Completions: the nth completion of a campaign says n. A reversal uncounts the
+  // completions its event caused (SPEC §7), so after one the count may repeat: then each
+  // says at most its rank, and what counts is the completions of events not reversed.
+  if (!reversed.complete) return out; // a reversal nobody can attribute: the counts are unknown
   const completions = new Map<string, number[]>();
+  const uncounted = new Map<string, number>();
   for (const a of bySeq(user.activity)) {
-    for (const c of a.outcome.campaignsCompleted ?? []) completions.set(c.campaign, [...(completions.get(c.campaign) ?? []), c.completions]);
+    for (const c of a.outcome.campaignsCompleted ?? []) {
+      completions.set(c.campaign, [...(completions.get(c.campaign) ?? []), c.completions]);
+      if (reversed.events.has(a.eventId)) uncounted.set(c.campaign, (uncounted.get(c.campaign) ?? 0) + 1);
+    }
   }
   const defs = new Map(campaigns.map((c) => [c.id, c]));
   for (const [campaign, seen] of completions) {
-    const broken = seen.findIndex((n, i) => n !== i + 1);
-    if (broken >= 0) v("completions_sequence", `${campaign}: completions reported ${seen.join(",")}`);
+    const gone = uncounted.get(campaign) ?? 0;
+    const broken = gone === 0 ? seen.findIndex((n, i) => n !== i + 1) : seen.findIndex((n, i) => !Number.isSafeInteger(n) || n < 1 || n > i + 1);
+    if (broken >= 0) v("completions_sequence", `${campaign}: completions reported ${seen.join(",")}${gone > 0 ? ` (${gone} uncounted by reversals)` : ""}`);
     const total = defs.get(campaign)?.repeat?.total;
-    if (total !== null && total !== undefined && seen.length > total) v("completions_over_total", `${campaign}: ${seen.length} completions, total ${total}`);
+    if (total !== null && total !== undefined && seen.length - gone > total) v("completions_over_total", `${campaign}: ${seen.length - gone} completions counted, total ${total}`);
   }
   for (const held of user.doc?.campaigns ?? []) {
-    const n = completions.get(held.campaign)?.length ?? 0;
-    if (held.completions !== n) v("completions_ne_activity", `${held.campaign}: the user shows ${held.completions} completions, the activity ${n}`);
+    const n = (completions.get(held.campaign)?.length ?? 0) - (uncounted.get(held.campaign) ?? 0);
+    if (held.completions !== n) v("completions_ne_activity", `${held.campaign}: the user shows ${held.completions} completions, the activity (less reversed events) ${n}`);
   }
   return out;
 }
 
-/** Redemptions (SPEC §7): one debit of the price each, a refund iff cancelled, never a debit without the record. */
+/**
+ * Redemptions (SPEC §7): one debit of the price each, a refund iff cancelled (by the cancel
+ * route, or by reversing the event that made it: exactly one of the two), never a debit
+ * without the record.
+ */
 export function checkRedemptions(user: UserSnapshot): Violation[] {
   const out: Violation[] = [];
   const v = (invariant: string, detail: string) => out.push({ invariant, detail, userId: user.userId });
@@ -506,7 +582,7 @@ export function checkRedemptions(user: UserSnapshot): Violation[] {
   for (const e of ledger) {
     const id = e.source?.redemption;
     if (id === undefined) continue;
-    const into = isRefund(e) ? refunds : e.reason === "redemption" ? debits : null;
+    const into = isRedemptionRefund(e) ? refunds : e.reason === "redemption" ? debits : null;
     if (!into) continue;
     into.set(id, [...(into.get(id) ?? []), e]);
   }
@@ -524,7 +600,9 @@ export function checkRedemptions(user: UserSnapshot): Violation[] {
     const wantRefunds = r.status === "cancelled" ? 1 : 0;
     if (f.length !== wantRefunds) v("redemption_refunds", `${id} (${r.status}): ${f.length} refunds (want ${wantRefunds})`);
     for (const e of f) {
-      if (e.metric !== r.price.metric || e.delta !== r.price.amount) v("refund_amount", `${id}: refund ${e.metric} ${e.delta}, price ${r.price.metric} ${r.price.amount}`);
+      // A reversal gives the price back up to the metric's max: `requested` keeps the price.
+      const amount = isRefund(e) ? e.delta : (e.requested ?? e.delta);
+      if (e.metric !== r.price.metric || amount !== r.price.amount) v("refund_amount", `${id}: refund ${e.metric} ${e.delta}${e.requested !== undefined ? ` of ${e.requested}` : ""}, price ${r.price.metric} ${r.price.amount}`);
     }
   }
   for (const id of refunds.keys()) if (!debits.has(id)) v("refund_without_debit", `${id}: refunded but never debited`);
@@ -702,9 +780,50 @@ export function checkAcknowledged(snapshot: Snapshot, expectations: Expectations
   }
   if (expectations.redemptions) {
     for (const user of snapshot.users) {
+      // A `product.redeem` effect's redemption is the event's: the event was acknowledged.
+      const types = new Map(user.activity.map((a) => [a.eventId, a.type]));
+      const byEvent = new Set(
+        Object.values(user.ledger)
+          .flat()
+          .filter((e) => e.reason === "redemption" && e.source?.redemption !== undefined && !(types.get(e.source.eventId ?? "") ?? "admin.").startsWith("admin."))
+          .map((e) => e.source.redemption!),
+      );
       for (const [id, r] of Object.entries(user.redemptions)) {
-        if (r && !acked.get(user.userId)?.has(id)) out.push({ invariant: "redemption_unacknowledged", detail: `${id} is stored but no request was answered 201 for it`, userId: user.userId });
+        if (r && !acked.get(user.userId)?.has(id) && !byEvent.has(id)) out.push({ invariant: "redemption_unacknowledged", detail: `${id} is stored but no request was answered 201 for it`, userId: user.userId });
       }
+    }
+  }
+  for (const [userId, events] of expectations.reversals ?? []) {
+    const user = users.get(userId);
+    if (!user) continue;
+    out.push(...checkReversals(user, events, new Set(snapshot.metrics.map((m) => m.id))));
+  }
+  return out;
+}
+
+/**
+ * Reversals answered 200 (SPEC §7): each is stored (one `admin.reverse` in the activity per
+ * event reversed, however often it was asked); every entry its event wrote (not `initial`,
+ * not zero, of a metric still defined) is taken back by exactly one reversal entry — except
+ * the debit of a redemption cancelled before, refunded then — and its redemptions are cancelled.
+ */
+export function checkReversals(user: UserSnapshot, events: Set<string>, metrics: Set<string>): Violation[] {
+  const out: Violation[] = [];
+  const v = (invariant: string, detail: string) => out.push({ invariant, detail, userId: user.userId });
+  const ops = user.activity.filter((a) => a.type === "admin.reverse").length;
+  if (ops < events.size) v("reversal_lost", `${events.size} events were reversed (200) but the activity has ${ops} reversals`);
+  const ledger = Object.values(user.ledger).flat();
+  const takenBack = new Map<string, number>();
+  for (const e of ledger) if (isReversal(e)) takenBack.set(e.source.reverses!, (takenBack.get(e.source.reverses!) ?? 0) + 1);
+  const refundedByCancel = new Set(ledger.filter(isRefund).map((e) => e.source.redemption!));
+  for (const e of ledger) {
+    const root = e.source?.eventId;
+    if (root === undefined || !events.has(root) || isReversal(e) || e.reason === "initial" || e.delta === 0 || !metrics.has(e.metric)) continue;
+    const want = e.source.redemption !== undefined && refundedByCancel.has(e.source.redemption) ? 0 : 1;
+    const n = takenBack.get(e.id) ?? 0;
+    if (n !== want) v("reversal_entries", `${root} was reversed: ${e.metric} ${e.id} (${e.reason}, ${e.delta}) is taken back ${n} times (want ${want})`);
+    if (e.source.redemption !== undefined && user.redemptions[e.source.redemption]?.status !== "cancelled") {
+      v("reversal_redemption_open", `${root} was reversed but its redemption ${e.source.redemption} is ${user.redemptions[e.source.redemption]?.status ?? "missing"}`);
     }
   }
   return out;
@@ -716,10 +835,12 @@ export async function checkSnapshot(snapshot: Snapshot, expectations: Expectatio
   let skippedChecks = 0;
   for (const user of snapshot.users) {
     violations.push(...checkLedger(user, snapshot.metrics));
-    const inventory = checkInventory(user, snapshot.products);
+    const reversed = reversedEvents(user, expectations.reversals?.get(user.userId));
+    const inventory = checkInventory(user, snapshot.products, reversed);
     violations.push(...inventory.violations);
     skippedChecks += inventory.skipped;
-    violations.push(...checkActivity(user, snapshot.campaigns));
+    violations.push(...checkActivity(user, snapshot.campaigns, reversed));
+    if (!reversed.complete) skippedChecks++;
     violations.push(...checkRedemptions(user));
   }
   const stock = checkStock(snapshot, expectations);

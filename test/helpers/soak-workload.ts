@@ -6,7 +6,9 @@ import { ADMIN_PREFIX } from "./invariants";
 // that award points, badges and stocked items), exact duplicates, ids re-used with another
 // body, concurrent operations for one user, adjustments (some that must be refused),
 // redemptions of stocked rewards (some refused for balance, stock or the per-user limit),
-// cancellations with and without restock, and definition edits mid-run. Transport-
+// redemptions made by events (a `product.redeem` effect), cancellations with and without
+// restock, reversals of earlier events (SPEC §7; some twice at once, some of ids the user
+// never had), and definition edits mid-run. Transport-
 // agnostic like invariants.ts: test/hardening/soak.test.ts drives it in workerd,
 // scripts/soak.ts against `npm start`. Free of `cloudflare:test` and of src/ imports.
 
@@ -59,6 +61,7 @@ export const WEBHOOK_EVENTS = [
   "loyalty.campaign.completed",
   "loyalty.product.granted",
   "loyalty.ladder.level_changed",
+  "loyalty.event.reversed",
 ];
 
 const visitCampaign = (amount: number) => ({
@@ -156,6 +159,17 @@ export function soakDefinitions(webhookUrl: string): Array<[string, string, Reco
     ],
     [
       "campaigns",
+      "mug-order",
+      {
+        name: "Order a mug",
+        status: "active",
+        repeat: { limit: null },
+        // A redemption made by an event: reversing the event cancels it (SPEC §7).
+        steps: [{ id: "o", name: "Order", trigger: { eventType: "order" }, effects: [{ type: "product.redeem", product: "mug", quantity: 1 }] }],
+      },
+    ],
+    [
+      "campaigns",
       "redeem-bonus",
       {
         name: "Redeem bonus",
@@ -189,6 +203,13 @@ export type Op =
   | { kind: "redeem"; userId: string; product: string; quantity: number }
   /** One of this user's acknowledged redemptions (`pick` chooses), cancelled. */
   | { kind: "cancel"; userId: string; pick: number; restock: boolean }
+  /**
+   * One of this user's acknowledged events (`pick` chooses; of type `prefer` when they have
+   * one) reversed; `twice`: two identical reversals at once; `unknown`: an id the user never
+   * had (404); `drain`: the points balance is first adjusted down to `keep` (at most), so the
+   * reversal of a credit meets the floor (SPEC §7: taken down to it, lifetime in full).
+   */
+  | { kind: "reverse"; userId: string; pick: number; twice: boolean; unknown: boolean; prefer: string | null; drain: boolean; keep: number }
   | { kind: "edit"; edit: "visit-amount"; amount: number }
   | { kind: "edit"; edit: "pause" | "resume"; campaign: string };
 
@@ -199,7 +220,7 @@ export interface Step {
   label: string;
 }
 
-const EVENT_TYPES = { purchase: 30, visit: 20, signup: 6, review: 10, page_view: 5 };
+const EVENT_TYPES = { purchase: 28, visit: 20, signup: 6, review: 10, page_view: 4, order: 3 };
 
 /** A deterministic stream of steps for `users` users. */
 export class Workload {
@@ -248,14 +269,29 @@ export class Workload {
   }
 
   /** Every 50 steps at least one of each rarer kind, so a short run still covers them all. */
-  private scheduled(n: number): "edit" | "doubleCancel" | "conflict" | null {
+  private scheduled(n: number): "edit" | "doubleCancel" | "conflict" | "doubleReverse" | null {
     const at = n % 50;
-    return at === 10 || at === 35 ? "edit" : at === 30 ? "doubleCancel" : at === 20 ? "conflict" : null;
+    return at === 10 || at === 35 ? "edit" : at === 30 ? "doubleCancel" : at === 20 ? "conflict" : at === 45 ? "doubleReverse" : null;
+  }
+
+  private reverse(userId: string, twice: boolean): Op {
+    const r = this.rng.next();
+    return {
+      kind: "reverse",
+      userId,
+      pick: this.rng.next(),
+      twice,
+      unknown: !twice && r < 0.1,
+      // Events that made a redemption are rare: ask for one half of the time.
+      prefer: this.rng.chance(0.5) ? "order" : null,
+      drain: !twice && r >= 0.1 && r < 0.4,
+      keep: this.rng.int(0, 5),
+    };
   }
 
   next(): Step {
     const userId = this.rng.pick(this.users);
-    const picked = this.rng.weighted({ event: 45, duplicate: 9, conflict: 3, concurrent: 10, adjust: 11, redeem: 12, cancel: 6, doubleCancel: 1, edit: 1.5 });
+    const picked = this.rng.weighted({ event: 42, duplicate: 8, conflict: 3, concurrent: 10, adjust: 11, redeem: 11, cancel: 6, doubleCancel: 1, edit: 1.5, reverse: 4 });
     const kind = this.scheduled(++this.steps) ?? picked;
     switch (kind) {
       case "event":
@@ -274,6 +310,8 @@ export class Workload {
         ops.push({ kind: "duplicate", event: this.rng.pick(events) });
         if (this.rng.chance(0.5)) ops.push(this.adjust(userId));
         if (this.rng.chance(0.5)) ops.push(this.redeem(userId));
+        // Sometimes a reversal of an earlier event races with the new ones.
+        if (this.rng.chance(0.2)) ops.push(this.reverse(userId, false));
         return { ops, concurrent: true, label: "concurrent" };
       }
       case "adjust":
@@ -282,6 +320,11 @@ export class Workload {
         return { ops: [this.redeem(userId)], concurrent: false, label: "redeem" };
       case "cancel":
         return { ops: [{ kind: "cancel", userId, pick: this.rng.next(), restock: this.rng.chance(0.7) }], concurrent: false, label: "cancel" };
+      case "reverse":
+        return { ops: [this.reverse(userId, false)], concurrent: false, label: "reverse" };
+      case "doubleReverse":
+        // The same event reversed twice at once: one reversal, two identical answers.
+        return { ops: [this.reverse(userId, true)], concurrent: false, label: "double-reverse" };
       case "doubleCancel": {
         // The same redemption cancelled twice at once: exactly one may win.
         const pick = this.rng.next();
@@ -439,9 +482,14 @@ export class Runner {
   /** Per user and event id: how many sends were answered 201 (applied) / 200 (duplicate) / refused. */
   private readonly events = new Map<string, { userId: string; id: string; applied: number; duplicates: number; refused: number; unknown: number }>();
   private readonly acknowledgedByUser = new Map<string, string[]>();
+  /** JSON [userId, eventId] → the type of an acknowledged event. */
+  private readonly acknowledgedTypes = new Map<string, string>();
   private readonly redemptions: KnownRedemption[] = [];
   private readonly adjustments = new Map<string, Map<string, { count: number; sum: number }>>();
   private readonly restocked: Record<string, number> = {};
+  /** Per user: event id → the body its first reversal was answered (a repeat must answer the same). */
+  private readonly reversals = new Map<string, Map<string, string>>();
+  private unknownSerial = 0;
 
   private keySerial = 0;
 
@@ -522,6 +570,15 @@ export class Runner {
         const target = open[Math.floor(op.pick * open.length)]!;
         return () => this.cancel(target, op.restock);
       }
+      case "reverse": {
+        if (op.unknown) return () => this.reverse(op, `never-${++this.unknownSerial}`);
+        const mine = this.acknowledgedByUser.get(op.userId) ?? [];
+        const preferred = op.prefer === null ? [] : mine.filter((id) => this.acknowledgedTypes.get(JSON.stringify([op.userId, id])) === op.prefer);
+        const from = preferred.length > 0 ? preferred : mine;
+        if (from.length === 0) return async () => this.skip(op.twice ? "double-reverse" : "reverse");
+        const id = from[Math.floor(op.pick * from.length)]!;
+        return () => this.reverse(op, id);
+      }
       case "edit":
         return () => this.edit(op);
     }
@@ -544,6 +601,7 @@ export class Runner {
       if (a.body?.duplicate !== false) this.finding("bad_answer", `${event.id}: 201 with duplicate=${a.body?.duplicate}`, event.userId);
       record.applied++;
       this.acknowledgedByUser.set(event.userId, [...(this.acknowledgedByUser.get(event.userId) ?? []), event.id]);
+      this.acknowledgedTypes.set(key, event.type);
     } else if (a.status === 200) {
       if (a.body?.duplicate !== true) this.finding("bad_answer", `${event.id}: 200 with duplicate=${a.body?.duplicate}`, event.userId);
       record.duplicates++;
@@ -604,6 +662,52 @@ export class Runner {
     }
   }
 
+  /**
+   * POST …/events/{id}/reverse (SPEC §7): 200 for an event the user had — the same body every
+   * time, concurrent twins included — and 404 not_found for an id they never had.
+   */
+  private async reverse(op: Extract<Op, { kind: "reverse" }>, eventId: string): Promise<void> {
+    const { userId, twice, unknown } = op;
+    if (op.drain) await this.drain(userId, op.keep);
+    const kind = unknown ? "reverse-unknown" : twice ? "double-reverse" : op.drain ? "reverse-drained" : "reverse";
+    this.count(kind);
+    const path = `/users/${encodeURIComponent(userId)}/events/${encodeURIComponent(eventId)}/reverse`;
+    const answers = await Promise.all(Array.from({ length: twice ? 2 : 1 }, () => this.client.call("POST", path, undefined, { idempotencyKey: this.newKey() })));
+    for (const a of answers) {
+      this.outcome(kind, a);
+      this.expect(kind, a, unknown ? ["404 not_found"] : [200], userId);
+    }
+    const ok = answers.filter((a) => a.status === 200);
+    if (ok.length === 0) return;
+    const byUser = this.reversals.get(userId) ?? new Map<string, string>();
+    this.reversals.set(userId, byUser);
+    const first = byUser.get(eventId) ?? JSON.stringify(ok[0]!.body);
+    byUser.set(eventId, first);
+    for (const a of ok) {
+      if (a.body?.eventId !== eventId) this.finding("bad_answer", `reversal of ${eventId} answered for ${a.body?.eventId}`, userId);
+      if (JSON.stringify(a.body) !== first) this.finding("reversal_not_idempotent", `${eventId}: answered ${a.text.slice(0, 200)}, before ${first.slice(0, 200)}`, userId);
+    }
+  }
+
+  /** Adjusts the points balance down to `keep` (other steps for the user may race it: 409 is allowed). */
+  private async drain(userId: string, keep: number): Promise<void> {
+    const doc = await this.client.call("GET", `/users/${encodeURIComponent(userId)}`);
+    this.expect("drain-read", doc, [200], userId);
+    const balance = (doc.body?.metrics as Array<{ metric: string; balance: number }> | undefined)?.find((m) => m.metric === "points")?.balance ?? 0;
+    if (balance <= keep) return;
+    const amount = keep - balance;
+    this.count("drain");
+    const a = await this.client.call("POST", `/users/${encodeURIComponent(userId)}/metrics/points/adjust`, { amount, reason: "soak drain" }, { idempotencyKey: this.newKey() });
+    this.outcome("drain", a);
+    this.expect("drain", a, [201, "409 insufficient_balance"], userId);
+    if (a.status === 201) {
+      const byMetric = this.adjustments.get(userId) ?? new Map<string, { count: number; sum: number }>();
+      const held = byMetric.get("points") ?? { count: 0, sum: 0 };
+      byMetric.set("points", { count: held.count + 1, sum: held.sum + amount });
+      this.adjustments.set(userId, byMetric);
+    }
+  }
+
   private async edit(op: Extract<Op, { kind: "edit" }>): Promise<void> {
     this.count(`edit-${op.edit}`);
     let a: Reply;
@@ -640,6 +744,7 @@ export class Runner {
       restocked: { ...Object.fromEntries(Object.keys(INITIAL_STOCK).map((p) => [p, 0])), ...this.restocked },
       initialStock: INITIAL_STOCK,
       allUsers: true,
+      reversals: new Map([...this.reversals].map(([userId, events]) => [userId, new Set(events.keys())])),
     };
   }
 }
