@@ -4140,6 +4140,60 @@ export interface paths {
             };
         };
     };
+    "/api/loyalty/admin/users/{userId}/events/{eventId}/reverse": {
+        /** Reverse an event */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** { eventId, ledger, productsRevoked, redemptionsCancelled, completionsUncounted, outcomeKept, skipped } */
+                200: {
+                    headers: { [name: string]: unknown };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** Malformed JSON or schema violation */
+                400: {
+                    headers: { [name: string]: unknown };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** Missing or invalid credential */
+                401: {
+                    headers: { [name: string]: unknown };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** The credential lacks the scope or belongs to another space */
+                403: {
+                    headers: { [name: string]: unknown };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** Not found */
+                404: {
+                    headers: { [name: string]: unknown };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+    };
     "/api/loyalty/admin/users/{userId}/streaks/{id}/restore": {
         /** Restore a broken streak */
         post: {
