@@ -69,6 +69,8 @@ it(`a user's storage after ${DAYS} days of daily activity`, async () => {
       ledger:
         "length(metric) + length(reason) + COALESCE(length(event_id), 0) + COALESCE(length(derived_event_id), 0) + COALESCE(length(campaign), 0) + COALESCE(length(step), 0) + COALESCE(length(redemption), 0) + COALESCE(length(adjustment_by), 0) + COALESCE(length(reverses), 0) + 40",
       seen_events: "length(id_hash) + length(body_hash)",
+      ledger_blocks: "length(entries) + 16",
+      ledger_open: "length(entries) + 8",
       activity: "length(event_id) + length(type) + length(occurred_at) + length(outcome) + 16",
       applied_reservations: "length(id) + 8",
       meta: "length(key) + length(value)",

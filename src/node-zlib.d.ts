@@ -2,6 +2,10 @@
 // its two functions are declared here rather than pulling @types/node into the Worker's
 // types, where Node's globals would mask the Workers' ones.
 declare module "node:zlib" {
-  export function deflateRawSync(data: Uint8Array): Uint8Array;
-  export function inflateRawSync(data: Uint8Array): Uint8Array;
+  /** A preset dictionary: strings the data is likely to repeat. */
+  export interface ZlibOptions {
+    dictionary?: Uint8Array;
+  }
+  export function deflateRawSync(data: Uint8Array, options?: ZlibOptions): Uint8Array;
+  export function inflateRawSync(data: Uint8Array, options?: ZlibOptions): Uint8Array;
 }

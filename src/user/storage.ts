@@ -1,3 +1,4 @@
+import { fromBase64url } from "../lib/ids";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { ReversibleEntry } from "../engine/reversal";
 import { emptyUserState, type CampaignState, type LedgerEntryDraft, type Outcome, type UserState } from "../engine/types";
@@ -20,24 +21,118 @@ const LEDGER_SOURCE_COLUMNS = [
 /** SQL for an RFC 3339 UTC column's unix ms (julianday keeps milliseconds exactly once rounded). */
 const isoToMs = (column: string) => `CAST(ROUND((julianday(${column}) - 2440587.5) * 86400000.0) AS INTEGER)`;
 
-const SOURCE_COLUMN_LIST = LEDGER_SOURCE_COLUMNS.map(([, column]) => column).join(", ");
 
 /**
  * Outcomes are kept 30 days and were most of a month's storage: their JSON repeats keys and
- * campaign ids, so it is stored deflated (about a third of the size) as a BLOB in the
- * same column. Rows written before are JSON text, read as such until they age out.
+ * campaign ids, so it is stored deflated as a BLOB in the same column, with a preset
+ * dictionary of the engine's own vocabulary (keys, statuses, derived event types) so even
+ * the first occurrence of each is a back-reference: about an eighth of the JSON (a third
+ * without). Rows written before are JSON text, or deflated without the dictionary, which
+ * inflates the same with it (their back-references never reach into it).
  */
 type StoredOutcome = string | ArrayBuffer;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Never change these bytes: stored outcomes were deflated with them. Deflate reaches back
+ * 32 KiB, and the most frequent strings come last (nearest, so cheapest to refer to).
+ */
+const OUTCOME_DICTIONARY = encoder.encode(
+  [
+    `"loyalty.user.created""loyalty.user.updated""loyalty.product.granted""loyalty.product.revoked""loyalty.reward.redeemed"`,
+    `"loyalty.redemption.cancelled""loyalty.ladder.level_changed""loyalty.streak.started""loyalty.streak.extended"`,
+    `"loyalty.streak.freeze_used""loyalty.streak.broken""loyalty.streak.restored""loyalty.segment.entered""loyalty.segment.left"`,
+    `"reason":"","requested":`,
+    `"product.grant","product.revoke","product.redeem","streak.checkin","attribute.set","segment.add","webhook.send","push.send","event.emit"`,
+    `"status":"skipped""status":"failed","product":"","quantity":1`,
+    `{"type":"ladder","ladder":"","from":"","to":""}{"type":"segment","segment":"","member":true}`,
+    `{"steps":[{"campaign":"","step":"","progress":1,"target":1,"completed":true}],"campaignsCompleted":[{"campaign":"","completions":1}],`,
+    `"effects":[{"campaign":"","step":"","type":"metric.add","status":"applied","metric":"points","amount":1,"balance":1}],"changes":[],`,
+    `"derivedEvents":[{"id":"#1","type":"loyalty.metric.changed","depth":1},{"id":"#2","type":"loyalty.step.completed","depth":1},`,
+    `{"id":"#3","type":"loyalty.campaign.completed","depth":1}],"late":false,"cascadeLimited":false}`,
+  ].join(""),
+);
+
 function packOutcome(outcome: Outcome): ArrayBuffer {
-  const packed = deflateRawSync(encoder.encode(JSON.stringify(outcome)));
+  const packed = deflateRawSync(encoder.encode(JSON.stringify(outcome)), { dictionary: OUTCOME_DICTIONARY });
   return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
 }
 
 function unpackOutcome(stored: StoredOutcome): Outcome {
-  return JSON.parse(typeof stored === "string" ? stored : decoder.decode(inflateRawSync(new Uint8Array(stored)))) as Outcome;
+  if (typeof stored === "string") return JSON.parse(stored) as Outcome;
+  return JSON.parse(decoder.decode(inflateRawSync(new Uint8Array(stored), { dictionary: OUTCOME_DICTIONARY }))) as Outcome;
+}
+
+/**
+ * A seen event's hashes as stored: the id's 16 bytes (a collision would drop an event, so
+ * 128 bits), the body's first 8 (a collision would only answer a reused id as a duplicate
+ * instead of 409). 24 bytes a row instead of 44 as text.
+ */
+const BODY_HASH_BYTES = 8;
+
+function packedHash(hash: string, bytes: number): ArrayBuffer {
+  return fromBase64url(hash).slice(0, bytes).buffer as ArrayBuffer;
+}
+
+function sameBytes(a: ArrayBuffer, b: ArrayBuffer): boolean {
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  return x.length === y.length && x.every((byte, i) => byte === y[i]);
+}
+
+/**
+ * The ledger is append-only and kept forever, and its entries repeat metric, reason,
+ * campaign and event ids. So it is stored in blocks of LEDGER_BLOCK_ROWS entries: the
+ * newest block is open, one JSON row (`ledger_open`) an event rewrites in place (one row
+ * written per event instead of one per entry); a full block is sealed, deflated to about
+ * a seventh, and appended to `ledger_blocks` (bench/README.md has the numbers). The open
+ * block has a table of its own: rewritten among sealed ones, its growth would split their
+ * pages and leave them mostly empty. Ledgers written before blocks keep their rows in
+ * `ledger`, read as the oldest part.
+ */
+const LEDGER_BLOCK_ROWS = 64;
+
+/** A ledger entry as SQLite answers a `ledger` row (and as a block keeps it, by position). */
+type LedgerRow = Record<string, string | number | null>;
+const LEDGER_COLUMNS = ["seq", "metric", "delta", "requested", "balance_after", "reason", ...LEDGER_SOURCE_COLUMNS.map(([, column]) => column), "occurred_at", "at"];
+type BlockEntries = Array<Array<string | number | null>>;
+
+/** A block's entries: the open block's JSON text, or a sealed block's deflated JSON. */
+function blockEntries(stored: string | ArrayBuffer): BlockEntries {
+  return JSON.parse(typeof stored === "string" ? stored : decoder.decode(inflateRawSync(new Uint8Array(stored)))) as BlockEntries;
+}
+
+function sealBlock(entries: BlockEntries): ArrayBuffer {
+  const packed = deflateRawSync(encoder.encode(JSON.stringify(entries)));
+  return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
+}
+
+const rowOf = (values: Array<string | number | null>): LedgerRow => Object.fromEntries(LEDGER_COLUMNS.map((column, i) => [column, values[i] ?? null]));
+
+function ledgerEntryOf(r: LedgerRow): LedgerEntry {
+  return {
+    id: `led_${r.seq}`,
+    seq: r.seq as number,
+    metric: r.metric as string,
+    delta: r.delta as number,
+    ...(r.requested !== null ? { requested: r.requested as number } : {}),
+    balanceAfter: r.balance_after as number,
+    reason: r.reason as string,
+    source: Object.fromEntries(LEDGER_SOURCE_COLUMNS.filter(([, column]) => r[column] !== null).map(([key, column]) => [key, r[column] as string])),
+    occurredAt: new Date(r.occurred_at as number).toISOString(),
+    at: new Date(r.at as number).toISOString(),
+  };
+}
+
+/** Statements rebuilding a table as WITHOUT ROWID with the same columns (in the same order) and rows. */
+function withoutRowid(table: string, columns: string): string[] {
+  return [
+    `CREATE TABLE ${table}_rebuilt (${columns}) WITHOUT ROWID`,
+    `INSERT INTO ${table}_rebuilt SELECT * FROM ${table}`,
+    `DROP TABLE ${table}`,
+    `ALTER TABLE ${table}_rebuilt RENAME TO ${table}`,
+  ];
 }
 
 /** Ordered storage migrations; the applied count lives in `schema_version`. */
@@ -97,7 +192,63 @@ export const MIGRATIONS: string[] = [
   `CREATE INDEX IF NOT EXISTS ledger_metric ON ledger (metric, seq)`,
   // Events reversed (SPEC §7) with the answer given, so a repeat answers the same.
   `CREATE TABLE IF NOT EXISTS reversals (event_id TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID`,
+  // A ledger page of one metric walks the ledger backwards by seq: a user has a handful of
+  // metrics, and the index cost a sixth of a user-year's storage and a row per entry.
+  `DROP INDEX IF EXISTS ledger_metric`,
+  // The ledger in blocks of entries from here on (see appendLedger); the rows above stay
+  // where they are and are read as the oldest part of the ledger.
+  `CREATE TABLE IF NOT EXISTS ledger_open (id INTEGER PRIMARY KEY CHECK (id = 1), first_seq INTEGER NOT NULL, entries TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ledger_blocks (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, entries BLOB NOT NULL)`,
+  // Every table or index is at least a 4 KiB page, a fortieth of the storage target: small
+  // tables keyed by text become WITHOUT ROWID (no separate index for the key), and
+  // activity is pruned in seq order (see pruneActivity) instead of through an index.
+  ...withoutRowid("meta", "key TEXT PRIMARY KEY, value TEXT NOT NULL"),
+  ...withoutRowid("timers", "name TEXT PRIMARY KEY, due_at INTEGER NOT NULL"),
+  ...withoutRowid("pending_reservations", "id TEXT PRIMARY KEY, created_at INTEGER NOT NULL"),
+  ...withoutRowid("applied_reservations", "id TEXT PRIMARY KEY, at INTEGER NOT NULL"),
+  ...withoutRowid("push_subscriptions", "endpoint TEXT PRIMARY KEY, p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at INTEGER NOT NULL"),
+  ...withoutRowid(
+    "redemptions",
+    `id TEXT PRIMARY KEY, product TEXT NOT NULL, quantity INTEGER NOT NULL, price TEXT NOT NULL, codes TEXT NOT NULL,
+     reservation_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, cancelled_at INTEGER`,
+  ),
+  `DROP INDEX IF EXISTS activity_at`,
 ];
+
+/**
+ * The schema MIGRATIONS leave, created at once for a new object: replaying every
+ * migration (tables created to be rebuilt or dropped) cost a new user about 8 ms of CPU in
+ * a profile of `npm start`, and left the pages of the dropped tables behind. A test
+ * (test/user/storage-compact.test.ts) checks that both paths give the same schema.
+ */
+const SCHEMA = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE user_state (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)`,
+  `CREATE TABLE campaign_states (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE ledger_open (id INTEGER PRIMARY KEY CHECK (id = 1), first_seq INTEGER NOT NULL, entries TEXT NOT NULL)`,
+  `CREATE TABLE ledger_blocks (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, entries BLOB NOT NULL)`,
+  // Empty in a new object: the rows of a ledger written before blocks.
+  `CREATE TABLE ledger (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, metric TEXT NOT NULL, delta INTEGER NOT NULL, requested INTEGER,
+     balance_after INTEGER NOT NULL, reason TEXT NOT NULL, ${LEDGER_SOURCE_COLUMNS.map(([, column]) => `${column} TEXT`).join(", ")},
+     occurred_at INTEGER NOT NULL, at INTEGER NOT NULL)`,
+  `CREATE TABLE seen_events (id_hash TEXT PRIMARY KEY, body_hash TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE activity (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL,
+     occurred_at TEXT NOT NULL, at INTEGER NOT NULL, outcome TEXT NOT NULL)`,
+  `CREATE INDEX activity_event ON activity (event_id)`,
+  `CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL, created_at INTEGER NOT NULL, queue TEXT NOT NULL DEFAULT 'deliveries')`,
+  `CREATE TABLE timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, answer TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  `CREATE INDEX idempotency_created ON idempotency (created_at)`,
+  `CREATE TABLE pending_reservations (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE applied_reservations (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE redemptions (
+     id TEXT PRIMARY KEY, product TEXT NOT NULL, quantity INTEGER NOT NULL, price TEXT NOT NULL, codes TEXT NOT NULL,
+     reservation_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, cancelled_at INTEGER) WITHOUT ROWID`,
+  `CREATE TABLE push_subscriptions (endpoint TEXT PRIMARY KEY, p256dh TEXT NOT NULL, auth TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE reversals (event_id TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID`,
+].join(";\n");
 
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
 export type OutboxQueue = "deliveries" | "index";
@@ -134,12 +285,15 @@ export interface ActivityEntry {
 export class UserStorage {
   constructor(private readonly sql: SqlStorage) {}
 
+  /** Brings the schema to MIGRATIONS.length: all at once for a new object, else the missing migrations in order. */
   migrate(transaction: (fn: () => void) => void): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`);
     const applied = this.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).toArray()[0]?.version ?? 0;
     if (applied >= MIGRATIONS.length) return;
     transaction(() => {
-      for (const statement of MIGRATIONS.slice(applied)) this.sql.exec(statement);
+      // Version 0 is a new object: schema_version is the first thing any object creates.
+      if (applied === 0) this.sql.exec(SCHEMA);
+      else for (const statement of MIGRATIONS.slice(applied)) this.sql.exec(statement);
       this.sql.exec(`DELETE FROM schema_version`);
       this.sql.exec(`INSERT INTO schema_version (version) VALUES (?)`, MIGRATIONS.length);
     });
@@ -197,59 +351,86 @@ export class UserStorage {
     }
   }
 
-  seenEvent(idHash: string): { bodyHash: string } | undefined {
-    const row = this.sql.exec<{ body_hash: string }>(`SELECT body_hash FROM seen_events WHERE id_hash = ?`, idHash).toArray()[0];
-    return row ? { bodyHash: row.body_hash } : undefined;
+  /**
+   * undefined if the event id was never seen; else whether it was seen with this body.
+   * Seen ids are kept forever, so rows are bytes (see packedHash); rows written before as
+   * base64url text are still found.
+   */
+  seenEvent(idHash: string, bodyHash?: string): { sameBody: boolean } | undefined {
+    const row = this.sql
+      .exec<{ body_hash: string | ArrayBuffer }>(`SELECT body_hash FROM seen_events WHERE id_hash IN (?, ?)`, packedHash(idHash, 16), idHash)
+      .toArray()[0];
+    if (!row) return undefined;
+    const stored = row.body_hash;
+    if (bodyHash === undefined) return { sameBody: false };
+    if (typeof stored === "string") return { sameBody: stored === bodyHash };
+    return { sameBody: sameBytes(stored, packedHash(bodyHash, BODY_HASH_BYTES)) };
   }
 
   recordSeen(idHash: string, bodyHash: string): void {
-    this.sql.exec(`INSERT INTO seen_events (id_hash, body_hash) VALUES (?, ?)`, idHash, bodyHash);
+    this.sql.exec(`INSERT INTO seen_events (id_hash, body_hash) VALUES (?, ?)`, packedHash(idHash, 16), packedHash(bodyHash, BODY_HASH_BYTES));
   }
 
+  /** Appends to the open block, sealing it when full, numbering on from the last entry. */
   appendLedger(entries: LedgerEntryDraft[], at: string): void {
+    if (entries.length === 0) return;
     const atMs = Date.parse(at);
+    const open = this.sql.exec<{ first_seq: number; entries: string }>(`SELECT first_seq, entries FROM ledger_open WHERE id = 1`).toArray()[0];
+    let block = open ? { first: open.first_seq, entries: blockEntries(open.entries) } : undefined;
+    let seq = block ? (block.entries[block.entries.length - 1]![0] as number) : this.lastSealedSeq();
     for (const e of entries) {
-      this.sql.exec(
-        `INSERT INTO ledger (metric, delta, requested, balance_after, reason, ${SOURCE_COLUMN_LIST}, occurred_at, at)
-         VALUES (?, ?, ?, ?, ?, ${LEDGER_SOURCE_COLUMNS.map(() => "?").join(", ")}, ?, ?)`,
-        e.metric,
-        e.delta,
-        e.requested ?? null,
-        e.balanceAfter,
-        e.reason,
-        ...LEDGER_SOURCE_COLUMNS.map(([key]) => e.source[key] ?? null),
-        Date.parse(e.occurredAt),
-        atMs,
-      );
+      seq += 1;
+      if (!block || block.entries.length >= LEDGER_BLOCK_ROWS) {
+        if (block) {
+          this.sql.exec(`INSERT INTO ledger_blocks (first_seq, last_seq, entries) VALUES (?, ?, ?)`, block.first, seq - 1, sealBlock(block.entries));
+        }
+        block = { first: seq, entries: [] };
+      }
+      const row: LedgerRow = {
+        seq, metric: e.metric, delta: e.delta, requested: e.requested ?? null, balance_after: e.balanceAfter, reason: e.reason,
+        ...Object.fromEntries(LEDGER_SOURCE_COLUMNS.map(([key, column]) => [column, e.source[key] ?? null])),
+        occurred_at: Date.parse(e.occurredAt), at: atMs,
+      };
+      block.entries.push(LEDGER_COLUMNS.map((column) => row[column] ?? null));
     }
+    this.sql.exec(`INSERT OR REPLACE INTO ledger_open (id, first_seq, entries) VALUES (1, ?, ?)`, block!.first, JSON.stringify(block!.entries));
+  }
+
+  /** The last entry's seq when no block is open: the last sealed block's, else the rows' of an older ledger. */
+  private lastSealedSeq(): number {
+    const sealed = this.sql.exec<{ seq: number | null }>(`SELECT MAX(last_seq) AS seq FROM ledger_blocks`).one().seq;
+    return sealed ?? this.sql.exec<{ seq: number | null }>(`SELECT MAX(seq) AS seq FROM ledger`).one().seq ?? 0;
+  }
+
+  /**
+   * Every entry before `before`, newest first, one block at a time: the blocks, then the
+   * rows of a ledger written before blocks (all older).
+   */
+  private *ledgerRowsDescending(before = Number.MAX_SAFE_INTEGER): Generator<LedgerRow> {
+    for (const { entries } of this.sql.exec<{ entries: string | ArrayBuffer }>(
+      `SELECT entries FROM ledger_open WHERE first_seq < ?1 UNION ALL SELECT entries FROM (SELECT entries FROM ledger_blocks WHERE first_seq < ?1 ORDER BY first_seq DESC)`,
+      before,
+    )) {
+      const rows = blockEntries(entries);
+      for (let i = rows.length - 1; i >= 0; i--) if ((rows[i]![0] as number) < before) yield rowOf(rows[i]!);
+    }
+    yield* this.sql.exec<LedgerRow>(`SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC`, before);
   }
 
   /** Newest first; `before` is a seq for pagination. */
   ledger(metric: string, limit: number, before?: number): LedgerEntry[] {
-    const rows = this.sql
-      .exec<Record<string, string | number | null>>(
-        `SELECT * FROM ledger WHERE metric = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
-        metric,
-        before ?? Number.MAX_SAFE_INTEGER,
-        limit,
-      )
-      .toArray();
-    return rows.map((r) => ({
-      id: `led_${r.seq}`,
-      seq: r.seq as number,
-      metric: r.metric as string,
-      delta: r.delta as number,
-      ...(r.requested !== null ? { requested: r.requested as number } : {}),
-      balanceAfter: r.balance_after as number,
-      reason: r.reason as string,
-      source: Object.fromEntries(LEDGER_SOURCE_COLUMNS.filter(([, column]) => r[column] !== null).map(([key, column]) => [key, r[column] as string])),
-      occurredAt: new Date(r.occurred_at as number).toISOString(),
-      at: new Date(r.at as number).toISOString(),
-    }));
+    const page: LedgerEntry[] = [];
+    for (const row of this.ledgerRowsDescending(before)) {
+      if (page.length >= limit) break;
+      if (row.metric === metric) page.push(ledgerEntryOf(row));
+    }
+    return page;
   }
 
   ledgerSum(metric: string): number {
-    return this.sql.exec<{ total: number }>(`SELECT COALESCE(SUM(delta), 0) AS total FROM ledger WHERE metric = ?`, metric).one().total;
+    let total = 0;
+    for (const row of this.ledgerRowsDescending()) if (row.metric === metric) total += row.delta as number;
+    return total;
   }
 
   recordActivity(eventId: string, type: string, occurredAt: string, at: number, outcome: Outcome): void {
@@ -323,17 +504,18 @@ export class UserStorage {
 
   /**
    * The ledger entries an event's cascade wrote, oldest first (a reversal's own entries
-   * carry the reversal's id). A scan: reversals are rare, and an index on every entry of
-   * a ledger kept forever would cost more than it saves.
+   * carry the reversal's id). A scan of the whole ledger: reversals are rare, and an
+   * index on every entry of a ledger kept forever would cost more than it saves.
    */
   ledgerOfEvent(eventId: string): ReversibleEntry[] {
-    return this.sql
-      .exec<{ seq: number; metric: string; delta: number; reason: string; redemption: string | null }>(
-        `SELECT seq, metric, delta, reason, redemption FROM ledger WHERE event_id = ? AND reverses IS NULL ORDER BY seq`,
-        eventId,
-      )
-      .toArray()
-      .map((r) => ({ id: `led_${r.seq}`, metric: r.metric, delta: r.delta, reason: r.reason, ...(r.redemption !== null ? { redemption: r.redemption } : {}) }));
+    const rows = [...this.ledgerRowsDescending()].filter((r) => r.event_id === eventId && r.reverses === null).reverse();
+    return rows.map((r) => ({
+      id: `led_${r.seq}`,
+      metric: r.metric as string,
+      delta: r.delta as number,
+      reason: r.reason as string,
+      ...(r.redemption !== null ? { redemption: r.redemption as string } : {}),
+    }));
   }
 
   /** The event's activity entry while it is kept. */
@@ -409,7 +591,12 @@ export class UserStorage {
   }
 
   pruneActivity(now: number): void {
-    this.sql.exec(`DELETE FROM activity WHERE at < ?`, now - ACTIVITY_RETENTION_MS);
+    // Rows are appended in commit order, so the expired ones are those before the first
+    // row still kept: found by walking from the oldest, which costs the rows it deletes.
+    this.sql.exec(
+      `DELETE FROM activity WHERE seq < COALESCE((SELECT seq FROM activity WHERE at >= ?1 ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM activity))`,
+      now - ACTIVITY_RETENTION_MS,
+    );
   }
 
   /** Also remembers the space, which the alarm's re-send needs (it has no request). */

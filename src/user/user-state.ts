@@ -157,9 +157,9 @@ export class UserState extends DurableObject<Env> {
     if (request.async && erasedAt && Date.parse(request.event.occurredAt) < Number(erasedAt)) {
       return { kind: "dropped" }; // queued before an erasure: it belongs to the erased user
     }
-    const seen = this.storage.seenEvent(request.idHash);
+    const seen = this.storage.seenEvent(request.idHash, request.bodyHash);
     if (seen) {
-      if (seen.bodyHash !== request.bodyHash) return { kind: "id_reused" };
+      if (!seen.sameBody) return { kind: "id_reused" };
       return { kind: "duplicate", outcome: this.storage.outcomeOf(request.event.id) };
     }
     // Everything asynchronous happens before the transaction; its results are inputs.
@@ -335,7 +335,7 @@ export class UserState extends DurableObject<Env> {
       // not be settled yet), plus up to a minute of jitter so users do not all wake at once.
       const due = nextStreakTimer(programme, result.state, now);
       this.storage.setTimer("streaks", due === null ? null : due + this.timerJitter());
-      // Bounded retention (SPEC §5.7): an indexed delete, so it costs nothing when there is nothing to prune.
+      // Bounded retention (SPEC §5.7): costs nothing when there is nothing to prune (see pruneActivity).
       this.storage.pruneActivity(now);
     });
     // The stored rows now hold the changes; the cached map takes them in place.
