@@ -70,7 +70,7 @@ function fixture(): Promise<Fix> {
 
 /** Path parameters: the slug named in the path (when the route has one) and harmless ids. */
 function pathOf(op: Operation, slug: string): string {
-  const path = fill(op.path, { slug, id: "x1", userId: "u-ctl", metric: "pts", product: "p1", segmentId: "s1", deliveryId: "msg_x" });
+  const path = fill(op.path, { slug, id: "x1", userId: "u-ctl", metric: "pts", product: "p1", segmentId: "s1", deliveryId: "msg_x", eventId: "e1" });
   return op.params.some((p) => p.in === "query" && p.name === "endpoint") ? `${path}?endpoint=${encodeURIComponent("https://fcm.googleapis.com/fcm/send/x")}` : path;
 }
 

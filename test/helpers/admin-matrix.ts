@@ -104,6 +104,7 @@ export async function victimKey(slug: string): Promise<string> {
 // | DELETE | /users/{userId}/products/{product}     | users:write | 200     | (granted first)              |
 // | GET    | /users/{userId}/activity               | read        | 200     | (user created first)         |
 // | POST   | /users/{userId}/streaks/{id}/restore   | users:write | 200     | (none; a broken streak first)|
+// | POST   | /users/{userId}/events/{eventId}/reverse | users:write | 200   | (none; an event first)       |
 // | PUT    | /users/{userId}/segments/{segmentId}   | users:write | 200     | (none; a static segment)     |
 // | DELETE | /users/{userId}/segments/{segmentId}   | users:write | 204     | (a member first)             |
 // | GET    | /users                                 | read        | 200     |                              |
@@ -451,6 +452,20 @@ export function userRoutes(): RouteCase[] {
         const occurredAt = new Date(Date.now() - 3 * 86_400_000).toISOString();
         await rootWrite(f, "POST", "/events", { id: uniqueSlug("ev"), userId: user, type: STREAK_EVENT, occurredAt }, 201);
         return { path: `/users/${user}/streaks/${USER_STREAK}/restore`, user };
+      },
+      snapshot: userSnapshot,
+    },
+    {
+      method: "POST",
+      template: "/users/{userId}/events/{eventId}/reverse",
+      needs: "users:write",
+      success: 200,
+      prepare: async (f) => {
+        // An event that checked the streak in: reversing it emits loyalty.event.reversed.
+        const user = freshUser();
+        const eventId = uniqueSlug("ev");
+        await rootWrite(f, "POST", "/events", { id: eventId, userId: user, type: STREAK_EVENT }, 201);
+        return { path: `/users/${user}/events/${eventId}/reverse`, user };
       },
       snapshot: userSnapshot,
     },

@@ -601,6 +601,21 @@ function userCases(): AdminCase[] {
       },
     },
     {
+      op: "POST /users/{userId}/events/{eventId}/reverse",
+      label: "B's user's event is 404 in A, also for the same user id with events of its own in A",
+      creds: CREDS,
+      users: (t) => [`brev-${t}`],
+      setup: async (f, t) => {
+        await bUser(f, `brev-${t}`);
+        await inB(f, "POST", "/events", { id: `brev-ev-${t}`, userId: `brev-${t}`, type: "visit" });
+      },
+      run: async (x) => {
+        x.expect404(await x.as("POST", `/users/brev-${x.t}/events/brev-ev-${x.t}/reverse`));
+        x.r.status(await x.as("POST", "/events", { id: `arev-ev-${x.t}`, userId: `brev-${x.t}`, type: "visit" }), 201, "A's own event for that user id");
+        x.expect404(await x.as("POST", `/users/brev-${x.t}/events/brev-ev-${x.t}/reverse`));
+      },
+    },
+    {
       op: "PUT /users/{userId}/segments/{segmentId}",
       label: "B's segment is 404; a shared segment adds A's user",
       creds: CREDS,
