@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { answer, callDirect, createKey, createSpace, mintToken } from "../helpers/harness";
 
 // Rate limits (SPEC §10) through the Workers rate-limiting binding as the pool runs it:
@@ -7,10 +7,24 @@ import { answer, callDirect, createKey, createSpace, mintToken } from "../helper
 
 const ME = "/api/loyalty/me";
 
+// A test may wait for the next window to start (see startOfUsableWindow).
+vi.setConfig({ testTimeout: 30_000 });
+
+/**
+ * The binding counts in windows aligned to the epoch (miniflare: floor(now / period)): 101
+ * requests that straddle a boundary are counted in two windows and none is refused. So a
+ * test that fills a window starts with at least `neededMs` of its window left.
+ */
+async function startOfUsableWindow(periodMs: number, neededMs: number): Promise<void> {
+  const left = periodMs - (Date.now() % periodMs);
+  if (left < neededMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 describe("per user (100 requests a minute)", () => {
   it("the 101st request of a user within a minute is 429 with Retry-After; another user and another space are not limited", async () => {
     const space = await createSpace();
     const token = await mintToken(space, "busy-user");
+    await startOfUsableWindow(60_000, 8_000);
     const get = (t: string, slug = space.slug) => callDirect(ME, { key: null, space: slug, headers: { Authorization: `Bearer ${t}` } });
     const statuses: number[] = [];
     for (let i = 0; i < 101; i++) {
