@@ -10,7 +10,8 @@ import { eventBody, eventTypesOf, generateProgramme } from "./programme";
 // goes, for the HTTP bench's misses. Starts the service with an inspector port, applies
 // the 500-campaign benchmark programme, sends events one at a time (`--mode new`: each to
 // a user never seen, as the bench's ingestion across 1,000 users mostly does; `--mode
-// hot`: all to one user) and prints the functions with the most self time. The whole
+// hot`: all to one user; `--mode me`: GET /api/loyalty/me with the tokens of 50 users in
+// turn, as the bench's /me scenario) and prints the functions with the most self time. The whole
 // profile is written to bench/profile.cpuprofile (open it in Chrome DevTools).
 // The inspector's WebSocket is read with `ws` (Node 20's own client is refused by
 // wrangler's inspector proxy).
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "30" },
   },
 });
-const mode = values.mode === "hot" ? "hot" : "new";
+const mode = values.mode === "hot" || values.mode === "me" ? values.mode : "new";
 const count = Number(values.count);
 const root = path.resolve(import.meta.dirname, "..");
 const port = 8790 + Math.floor(Math.random() * 100);
@@ -65,10 +66,25 @@ try {
   await admin("/programme", generateProgramme(500));
   const types = eventTypesOf(500);
   // An API key, as the bench's ingestion uses (the root key skips the key look-up).
-  const key = String((await admin("/api-keys", { name: "profile", scopes: ["events:write"] })).secret);
+  const key = String((await admin("/api-keys", { name: "profile", scopes: mode === "me" ? ["admin"] : ["events:write"] })).secret);
   let n = 0;
-  const load = async (events: number) => {
-    for (let i = 0; i < events; i++) await admin("/events", eventBody(types, ++n, mode === "new" ? `profile-${n}` : "hot-user"), key);
+  const tokens: string[] = [];
+  if (mode === "me") {
+    for (let i = 0; i < 50; i++) {
+      await admin("/events", eventBody(types, i, `reader-${i}`), key);
+      tokens.push(String((await admin(`/users/reader-${i}/token`, {})).token));
+    }
+  }
+  const load = async (requests: number) => {
+    for (let i = 0; i < requests; i++) {
+      if (mode !== "me") {
+        await admin("/events", eventBody(types, ++n, mode === "new" ? `profile-${n}` : "hot-user"), key);
+        continue;
+      }
+      const response = await fetch(`${base}/api/loyalty/me`, { headers: { authorization: `Bearer ${tokens[++n % tokens.length]}` } });
+      if (!response.ok) throw new Error(`/me: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+    }
   };
   await load(50); // warm: the programme cached, the code compiled
 
@@ -103,7 +119,7 @@ try {
     const where = `${functionName || "(anonymous)"} ${url.split("/").slice(-1)[0] ?? ""}:${lineNumber + 1}`;
     selfMs.set(where, (selfMs.get(where) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
-  console.log(`${count} events (${mode === "new" ? "each to a new user" : "all to one user"}) in ${wallMs.toFixed(0)} ms: ${(wallMs / count).toFixed(1)} ms each, one at a time`);
+  console.log(`${count} ${mode === "me" ? "reads of /me" : "events"} (${{ new: "each to a new user", hot: "all to one user", me: "50 users in turn" }[mode]}) in ${wallMs.toFixed(0)} ms: ${(wallMs / count).toFixed(1)} ms each, one at a time`);
   console.log("self ms  function (line in the bundle wrangler built, .wrangler/tmp)");
   for (const [where, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
     console.log(`${ms.toFixed(0).padStart(7)}  ${where}`);
