@@ -78,6 +78,24 @@ export function nextPeriod(key: string, period: Period, weekStart: WeekStart): s
  * period starts at the first instant of that day; 23- and 25-hour days exist).
  */
 export function startOfLocalDate(date: string, zone: string): number {
+  const key = `${zone} ${date}`;
+  const known = startsOfLocalDates.get(key);
+  if (known !== undefined) return known;
+  const start = searchStartOfLocalDate(date, zone);
+  if (startsOfLocalDates.size >= STARTS_KEPT) startsOfLocalDates.clear();
+  startsOfLocalDates.set(key, start);
+  return start;
+}
+
+/**
+ * Answers of startOfLocalDate by zone and date: each takes some forty formatToParts calls,
+ * and every read of a user with a streak asked for the same few (npm run profile -- --mode
+ * me). A date's start in a zone never changes while the isolate runs.
+ */
+const startsOfLocalDates = new Map<string, number>();
+const STARTS_KEPT = 4096;
+
+function searchStartOfLocalDate(date: string, zone: string): number {
   // Search from 14 hours before UTC midnight (the largest offset) for the first instant
   // whose local date is `date`: coarse steps of an hour, then a binary search.
   let lo = Date.parse(`${date}T00:00:00Z`) - 14 * 3_600_000;
