@@ -8,7 +8,7 @@ import { findDefinition } from "../definitions/store";
 import type { Env } from "../env";
 import { log } from "../http/log";
 import type { MessageHandler, QueueMessageEnvelope } from "../queue/consumer";
-import { findSpaceById, pushSettingsOf } from "../spaces/store";
+import { findSpaceById, openGatewaySecret, pushSettingsOf } from "../spaces/store";
 import { userObjectName } from "../user/user-state";
 import { deliveryIdOf, recordAttempt, recordDelivery, setDeliveryStatus } from "./delivery-log";
 import { verdictOf, type AttemptVerdict } from "./schedule";
@@ -198,20 +198,31 @@ async function disableEndpoint(env: Env, config: Config, space: SpaceRow, webhoo
   }
 }
 
+/**
+ * A push's delivery id (its webhook-id too): per subscription endpoint, or one for the
+ * gateway whatever its URL, so a retry after the URL changed is still the same message
+ * and the dead-letter queue finds the row the first attempt logged.
+ */
+function pushDeliveryIdOf(spaceId: string, body: DeliveryBody): Promise<string> {
+  const message = body.message as Extract<DeliveryBody["message"], { kind: "push" }>;
+  return deliveryIdOf(spaceId, body.userId, { kind: "push", eventId: message.eventId, endpoint: body.subscription?.endpoint ?? "gateway" });
+}
+
 async function deliverPush(env: Env, config: Config, space: SpaceRow, body: DeliveryBody, attempts: number) {
   const message = body.message as Extract<DeliveryBody["message"], { kind: "push" }>;
   const settings = pushSettingsOf(space);
-  const target = body.subscription?.endpoint ?? settings.gatewayUrl ?? "";
-  const id = await deliveryIdOf(space.id, body.userId, { kind: "push", eventId: message.eventId, endpoint: target });
+  const id = await pushDeliveryIdOf(space.id, body);
   const now = Date.now();
   await recordDelivery(env.DB, { id, spaceId: space.id, kind: "push", endpointId: null, userId: body.userId, eventType: "push.send", message: body }, now);
   const notification = { title: message.title, body: message.body, url: message.url, data: message.data, eventId: message.eventId };
 
   if (!body.subscription) {
-    // Gateway mode: the notification as JSON, signed like a webhook with the space's
-    // VAPID-derived gateway secret is not built yet: the delivery is logged as skipped.
-    await setDeliveryStatus(env.DB, id, "skipped", settings.gatewayUrl ? "gateway mode is not available yet" : "no subscription", now);
-    return "ack";
+    if (!settings.gatewayUrl) {
+      // The space left gateway mode after the push was queued: nothing to send it to.
+      await setDeliveryStatus(env.DB, id, "skipped", "no subscription and no gateway", now);
+      return "ack";
+    }
+    return deliverToGateway(env, config, space, body, id, settings.gatewayUrl, notification, attempts, now);
   }
   const subscription = body.subscription as PushSubscription;
   const policy = checkOutboundUrl(subscription.endpoint, { allowPrivate: config.allowPrivateTargets, spaceHostSuffix: config.spaceHostSuffix });
@@ -239,6 +250,35 @@ async function deliverPush(env: Env, config: Config, space: SpaceRow, body: Deli
     await env.USERS.getByName(userObjectName(space.id, body.userId)).deletePushSubscription(subscription.endpoint);
   }
   return conclude(env, id, answer, verdict);
+}
+
+/**
+ * Gateway mode (SPEC §8.2): the notification as JSON, signed like a webhook (Standard
+ * Webhooks, with the space's gateway secret), to the operator's own push service, which
+ * relays it to FCM, APNs or Expo. Retried and logged like a webhook; the URL policy is
+ * checked again on send (SPEC §8.3).
+ */
+async function deliverToGateway(
+  env: Env,
+  config: Config,
+  space: SpaceRow,
+  body: DeliveryBody,
+  id: string,
+  gatewayUrl: string,
+  notification: { title: string; body: string; url: string | null; data: unknown; eventId: string },
+  attempts: number,
+  now: number,
+) {
+  const secret = await openGatewaySecret(space, config);
+  const policy = checkOutboundUrl(gatewayUrl, { allowPrivate: config.allowPrivateTargets, spaceHostSuffix: config.spaceHostSuffix });
+  if (!secret || !policy.ok) {
+    await setDeliveryStatus(env.DB, id, "failed", secret ? `refused by the outbound URL policy: ${policy.ok ? "" : policy.reason}` : "the space has no gateway secret", now);
+    return "ack";
+  }
+  const { eventId, ...shown } = notification;
+  const payload = JSON.stringify({ id, type: "push", timestamp: new Date(now).toISOString(), space: space.id, userId: body.userId, eventId, notification: shown });
+  const answer = await post(gatewayUrl, await webhookHeaders([secret], id, Math.floor(now / 1000), payload), payload, config.deliveryTimeoutMs);
+  return conclude(env, id, answer, verdictOf(answer.status, answer.retryAfter, attempts, { schedule: config.deliveryRetrySchedule }));
 }
 
 /**
@@ -277,10 +317,7 @@ export function hostAllowed(host: string, allowed: string[]): boolean {
 export async function recordDeadDelivery(envelope: QueueMessageEnvelope, env: Env): Promise<void> {
   const parsed = deliveryBody.safeParse(envelope.body);
   if (!parsed.success) return;
-  const { spaceId, userId, message, subscription } = parsed.data;
-  const id =
-    message.kind === "webhook"
-      ? await deliveryIdOf(spaceId, userId, message)
-      : await deliveryIdOf(spaceId, userId, { kind: "push", eventId: message.eventId, endpoint: subscription?.endpoint ?? "" });
+  const { spaceId, userId, message } = parsed.data;
+  const id = message.kind === "webhook" ? await deliveryIdOf(spaceId, userId, message) : await pushDeliveryIdOf(spaceId, parsed.data);
   await setDeliveryStatus(env.DB, id, "failed", null, Date.now());
 }

@@ -98,8 +98,16 @@ const pushHostSchema = z
   .max(253)
   .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "a host name, optionally starting with *.");
 
-export const pushSettingsSchema = z
-  .strictObject({
+/** A Standard Webhooks secret: `whsec_` and padded base64 (its length is checked decoded). */
+export const GATEWAY_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The number of bytes a GATEWAY_SECRET_PATTERN secret encodes. */
+function gatewaySecretBytes(secret: string): number {
+  const base64 = secret.slice("whsec_".length);
+  return (base64.length / 4) * 3 - (base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0);
+}
+
+const pushFields = z.strictObject({
     /** Hosts push subscription endpoints may point at. */
     allowedHosts: z.array(pushHostSchema).min(1).max(50).default(DEFAULT_PUSH_HOSTS),
     /** The VAPID `sub` claim: how a push service reaches the operator. */
@@ -110,10 +118,31 @@ export const pushSettingsSchema = z
       .default("mailto:loyalty@example.com"),
     /** Gateway mode: pushes are POSTed as signed JSON to the operator's own service. */
     gatewayUrl: z.string().max(2048).nullable().default(null),
+    /** Signs gateway posts as webhooks are signed; sealed at rest, never returned. */
+    gatewaySecret: z
+      .string()
+      .max(100)
+      .refine(
+        (s) => GATEWAY_SECRET_PATTERN.test(s) && gatewaySecretBytes(s) >= 24 && gatewaySecretBytes(s) <= 64,
+        "whsec_ followed by the base64 of 24 to 64 random bytes",
+      )
+      .optional()
+      .openapi({ description: "write-only: answers say gatewaySecretSet instead" }),
+  });
+
+export const pushSettingsSchema = pushFields
+  .superRefine((push, ctx) => {
+    if (push.gatewayUrl !== null && push.gatewaySecret === undefined) {
+      ctx.addIssue({ code: "custom", path: ["gatewaySecret"], message: "required with gatewayUrl: gateway posts are signed with it" });
+    }
   })
   .openapi("SpacePush");
 
-export type PushSettings = z.infer<typeof pushSettingsSchema>;
+export type PushSettingsInput = z.infer<typeof pushSettingsSchema>;
+
+/** The push settings as the service uses and shows them: the secret only as whether it is set. */
+export const pushSettingsViewSchema = pushFields.omit({ gatewaySecret: true });
+export type PushSettings = z.infer<typeof pushSettingsViewSchema> & { gatewaySecretSet?: true };
 
 export const spaceSettingsSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -163,7 +192,12 @@ export const spaceSchema = z
     auth: spaceAuthViewSchema.nullable(),
     publicAttributes: z.array(z.string()),
     corsOrigins: z.array(z.string()),
-    push: z.object({ allowedHosts: z.array(z.string()), contact: z.string(), gatewayUrl: z.string().nullable() }),
+    push: z.object({
+      allowedHosts: z.array(z.string()),
+      contact: z.string(),
+      gatewayUrl: z.string().nullable(),
+      gatewaySecretSet: z.boolean().optional().openapi({ description: "the secret itself is never returned" }),
+    }),
     userTokenIssuer: z.string(),
     userTokenAudience: z.string(),
     version: z.number().int(),

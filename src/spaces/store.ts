@@ -11,7 +11,15 @@ import { TtlCache } from "../lib/ttl-cache";
 import { iso } from "../lib/time";
 import { checkOutboundUrl } from "../outbound/url-policy";
 import { open, seal } from "../crypto/sealed";
-import { pushSettingsSchema, spaceSettingsSchema, type CreateSpaceInput, type PushSettings, type SpaceAuthInput, type SpaceView } from "./schemas";
+import {
+  pushSettingsViewSchema,
+  spaceSettingsSchema,
+  type CreateSpaceInput,
+  type PushSettings,
+  type PushSettingsInput,
+  type SpaceAuthInput,
+  type SpaceView,
+} from "./schemas";
 import { userTokenAudience, userTokenIssuer } from "../auth/user-tokens";
 import { invalidateProgramme } from "../user/programme-cache";
 
@@ -87,13 +95,33 @@ export function toSpaceView(row: SpaceRow, config: Config): SpaceView {
   };
 }
 
+/** The push settings as stored: the gateway secret sealed. */
+type StoredPush = Omit<PushSettings, "gatewaySecretSet"> & { gatewaySecret?: string };
+
 /** The space's push settings with their defaults (a space stored before push had none). */
 export function pushSettingsOf(row: SpaceRow): PushSettings {
-  return pushSettingsSchema.parse(row.push ?? {});
+  const { gatewaySecret, ...settings } = (row.push ?? {}) as Partial<StoredPush>;
+  return { ...pushSettingsViewSchema.parse(settings), ...(gatewaySecret ? { gatewaySecretSet: true as const } : {}) };
+}
+
+function gatewaySecretContext(spaceId: string): string {
+  return `push-gateway-secret:${spaceId}`;
+}
+
+/** The secret gateway posts are signed with (SPEC §8.2), or undefined if none is set. */
+export async function openGatewaySecret(space: SpaceRow, config: Config): Promise<string | undefined> {
+  const sealed = (space.push as Partial<StoredPush> | null)?.gatewaySecret;
+  return sealed ? open(sealed, gatewaySecretContext(space.id), config.signingKeySecret) : undefined;
+}
+
+async function storedPushOf(push: PushSettingsInput, spaceId: string, config: Config, keepSealedSecret?: string): Promise<StoredPush> {
+  const { gatewaySecret, ...settings } = push;
+  if (gatewaySecret === undefined) return settings;
+  return { ...settings, gatewaySecret: keepSealedSecret ?? (await seal(gatewaySecret, gatewaySecretContext(spaceId), config.signingKeySecret)) };
 }
 
 /** The gateway URL falls under the outbound URL policy (SPEC §8.3). */
-function checkPush(push: PushSettings, config: Config): void {
+function checkPush(push: PushSettingsInput, config: Config): void {
   if (push.gatewayUrl === null) return;
   const verdict = checkOutboundUrl(push.gatewayUrl, { allowPrivate: config.allowPrivateTargets, spaceHostSuffix: config.spaceHostSuffix });
   if (!verdict.ok) throw invalidAt("push.gatewayUrl", verdict.reason);
@@ -152,6 +180,7 @@ export async function createSpace(
   const id = newId("spc", now);
   const auth = await storedAuthOf(input.auth, id, config);
   checkPush(input.push, config);
+  const push = await storedPushOf(input.push, id, config);
   let inserted: SpaceRow[];
   try {
     inserted = await db
@@ -165,7 +194,7 @@ export async function createSpace(
         idpKey: idpKeyOf(auth),
         publicAttributes: input.publicAttributes,
         corsOrigins: input.corsOrigins,
-        push: input.push,
+        push,
         createdAt: now,
         updatedAt: now,
       })
@@ -184,8 +213,10 @@ export async function createSpace(
   throw idpTaken();
 }
 
-/** Marks the sealed HMAC secret inside a merge patch target: kept unless replaced. */
+/** Marks a sealed secret inside a merge patch target: kept unless replaced. */
 const KEEP_SECRET = Object.freeze({ keep: "sealed" });
+/** A gateway secret of valid form, validated in place of a kept sealed one. */
+const SECRET_STAND_IN = `whsec_${"A".repeat(32)}`;
 
 export async function patchSpace(
   db: Db,
@@ -204,6 +235,8 @@ export async function patchSpace(
   const { id: _id, slug: _slug, ...settingsPatch } = patch;
   const current = toSpaceView(space, config);
   const storedAuth = space.auth as StoredSpaceAuth | null;
+  const { gatewaySecretSet: _set, ...pushSettings } = current.push;
+  const storedPush: StoredPush = { ...pushSettings, ...((space.push as Partial<StoredPush> | null)?.gatewaySecret ? { gatewaySecret: (space.push as StoredPush).gatewaySecret } : {}) };
   const target = {
     name: current.name,
     timezone: current.timezone,
@@ -219,18 +252,21 @@ export async function patchSpace(
       : null,
     publicAttributes: current.publicAttributes,
     corsOrigins: current.corsOrigins,
-    push: current.push,
+    push: { ...storedPush, ...(storedPush.gatewaySecret ? { gatewaySecret: KEEP_SECRET } : {}) },
   };
   const merged = mergePatch(target, settingsPatch) as typeof target;
   const keepsSecret = merged.auth?.hs256Secret === KEEP_SECRET;
-  // The kept secret is sealed, so validate a stand-in of valid length; the sealed value
-  // itself is carried over by storedAuthOf below.
+  const keepsGatewaySecret = (merged.push as { gatewaySecret?: unknown } | null)?.gatewaySecret === KEEP_SECRET;
+  // Kept secrets are sealed, so validate stand-ins of valid form; the sealed values
+  // themselves are carried over by storedAuthOf and storedPushOf below.
   if (keepsSecret && merged.auth) merged.auth = { ...merged.auth, hs256Secret: "x".repeat(32) as never };
+  if (keepsGatewaySecret) merged.push = { ...merged.push, gatewaySecret: SECRET_STAND_IN as never };
   const parsed = spaceSettingsSchema.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error);
   const next = parsed.data;
   const auth = await storedAuthOf(next.auth, space.id, config, keepsSecret ? storedAuth?.hs256Secret : undefined);
   checkPush(next.push, config);
+  const push = await storedPushOf(next.push, space.id, config, keepsGatewaySecret ? storedPush.gatewaySecret : undefined);
 
   const unchanged =
     next.name === space.name &&
@@ -238,7 +274,7 @@ export async function patchSpace(
     JSON.stringify(auth) === JSON.stringify(storedAuth) &&
     JSON.stringify(next.publicAttributes) === JSON.stringify(space.publicAttributes) &&
     JSON.stringify(next.corsOrigins) === JSON.stringify(space.corsOrigins) &&
-    JSON.stringify(next.push) === JSON.stringify(pushSettingsOf(space));
+    JSON.stringify(push) === JSON.stringify(storedPush);
   if (unchanged) return space; // a no-op write does not move the version (SPEC §2)
 
   let updated: SpaceRow[];
@@ -252,7 +288,7 @@ export async function patchSpace(
         idpKey: idpKeyOf(auth),
         publicAttributes: next.publicAttributes,
         corsOrigins: next.corsOrigins,
-        push: next.push,
+        push,
         version: space.version + 1,
         // Settings such as the time zone change how events evaluate: compiled programmes
         // cached on the definitions version must be rebuilt (SPEC §5.9).

@@ -5751,6 +5751,8 @@ export interface components {
                 allowedHosts: string[];
                 contact: string;
                 gatewayUrl: string | null;
+                /** the secret itself is never returned */
+                gatewaySecretSet?: boolean;
             };
             userTokenIssuer: string;
             userTokenAudience: string;
@@ -5799,6 +5801,8 @@ export interface components {
             allowedHosts?: string[];
             contact?: string;
             gatewayUrl?: string | null;
+            /** write-only: answers say gatewaySecretSet instead */
+            gatewaySecret?: string;
         };
         /** JSON merge patch (RFC 7396) of a space's settings */
         SpacePatch: {
