@@ -1,3 +1,36 @@
+import type { Admin } from "./users-api";
+
+/**
+ * The push tests' programme: a points metric and a campaign that credits 10 and sends a
+ * templated push on every `order` (`effect` overrides the push.send's fields).
+ */
+export async function defineOrderPush(admin: Admin, effect: Record<string, unknown> = {}): Promise<void> {
+  await admin.define("metrics", "points", { name: "Points", kind: "currency" });
+  await admin.define("campaigns", "order-push", {
+    name: "Order push",
+    status: "active",
+    repeat: { limit: null },
+    steps: [
+      {
+        id: "order",
+        name: "Order",
+        trigger: { eventType: "order" },
+        effects: [
+          { type: "metric.add", metric: "points", amount: 10 },
+          {
+            type: "push.send",
+            title: "Thanks {{user.id}}",
+            body: "+{{effects.metric.points}} points from {{campaign.name}}",
+            url: "https://shop.example/orders/{{event.data.order}}",
+            data: { order: "{{event.data.order}}", amount: "{{event.data.amount}}", note: "for {{user.id}}" },
+            ...effect,
+          },
+        ],
+      },
+    ],
+  });
+}
+
 // A Web Push subscription as a browser makes one: a fresh P-256 public key and 16 random
 // bytes of authentication secret, both base64url (SPEC §8.2).
 

@@ -6,7 +6,7 @@ import { deliveryIdOf } from "../../src/outbound/delivery-log";
 import { armFault, disarmFault } from "../../src/testing/faults";
 import type { UserState } from "../../src/user/user-state";
 import { call, type TestSpace, uniqueSlug } from "../helpers/harness";
-import { browserSubscription } from "../helpers/push";
+import { browserSubscription, defineOrderPush } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
 import { ADMIN, adminOf, errorPaths, expectProblemReply, freshAdmin, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
 
@@ -130,33 +130,6 @@ function expectNoSecretIn(text: string, secret: string): void {
   expect(text).not.toContain(secret);
   expect(text).not.toContain(secret.slice("whsec_".length));
   expect(text).not.toContain('"gatewaySecret"');
-}
-
-/** The campaign of push.test.ts: 10 points and a templated push on every `order`. */
-async function defineOrderPush(admin: Admin): Promise<void> {
-  await admin.define("metrics", "points", { name: "Points", kind: "currency" });
-  await admin.define("campaigns", "order-push", {
-    name: "Order push",
-    status: "active",
-    repeat: { limit: null },
-    steps: [
-      {
-        id: "order",
-        name: "Order",
-        trigger: { eventType: "order" },
-        effects: [
-          { type: "metric.add", metric: "points", amount: 10 },
-          {
-            type: "push.send",
-            title: "Thanks {{user.id}}",
-            body: "+{{effects.metric.points}} points from {{campaign.name}}",
-            url: "https://shop.example/orders/{{event.data.order}}",
-            data: { order: "{{event.data.order}}", amount: "{{event.data.amount}}", note: "for {{user.id}}" },
-          },
-        ],
-      },
-    ],
-  });
 }
 
 /** A space created in gateway mode (POST /spaces with the push settings) with the order campaign. */

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
+import { defineOrderPush } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
 import { call, createKey, type TestSpace } from "../helpers/harness";
 import { ADMIN, ME, errorPaths, expectProblemReply, freshAdmin, meGet, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
@@ -209,30 +210,7 @@ const CONTACT = "mailto:push-ops@loyalty.example";
 /** A space with a points metric and a campaign that credits 10 and pushes on every `order`. */
 async function pushProgramme(push: Record<string, unknown> = {}, effect: Record<string, unknown> = {}): Promise<Admin> {
   const admin = await freshAdmin({ push: { contact: CONTACT } });
-  await admin.define("metrics", "points", { name: "Points", kind: "currency" });
-  await admin.define("campaigns", "order-push", {
-    name: "Order push",
-    status: "active",
-    repeat: { limit: null },
-    steps: [
-      {
-        id: "order",
-        name: "Order",
-        trigger: { eventType: "order" },
-        effects: [
-          { type: "metric.add", metric: "points", amount: 10 },
-          {
-            type: "push.send",
-            title: "Thanks {{user.id}}",
-            body: "+{{effects.metric.points}} points from {{campaign.name}}",
-            url: "https://shop.example/orders/{{event.data.order}}",
-            data: { order: "{{event.data.order}}", amount: "{{event.data.amount}}", note: "for {{user.id}}" },
-            ...effect,
-          },
-        ],
-      },
-    ],
-  });
+  await defineOrderPush(admin, effect);
   if (Object.keys(push).length > 0) {
     const patched = await reply(await call(`${ADMIN}/spaces/${admin.space.slug}`, { method: "PATCH", body: { push } }));
     expect(patched.status, patched.text).toBe(200);
