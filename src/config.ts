@@ -31,6 +31,8 @@ const configSchema = z.object({
   DEFINITIONS_TTL_MS: nonNegativeInt(2000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info"),
   MAX_ACTIVE_CAMPAIGNS: nonNegativeInt(1000),
+  /** SPEC §5.7: how long activity and full outcomes are kept, in days (1 to 3,650). */
+  ACTIVITY_RETENTION_DAYS: nonNegativeInt(30).refine((days) => days >= 1 && days <= 3650, "activity retention is 1 to 3650 days"),
   ADMIN_ROOT_KEY: optionalText,
   SIGNING_KEY_SECRET: optionalText,
   /** Seconds between delivery attempts, comma-separated (local e2e tests shorten it). */
@@ -67,6 +69,8 @@ export type Config = {
   definitionsTtlMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
   maxActiveCampaigns: number;
+  /** How long a user's object keeps activity entries and their outcomes. */
+  activityRetentionMs: number;
   adminRootKey: string | undefined;
   signingKeySecret: string | undefined;
   /** Delays between delivery attempts; undefined = SPEC §8.1's schedule. */
@@ -89,6 +93,7 @@ export function configOf(env: Env): Config {
     definitionsTtlMs: v.DEFINITIONS_TTL_MS,
     logLevel: v.LOG_LEVEL,
     maxActiveCampaigns: v.MAX_ACTIVE_CAMPAIGNS,
+    activityRetentionMs: v.ACTIVITY_RETENTION_DAYS * 86_400_000,
     adminRootKey: v.ADMIN_ROOT_KEY,
     signingKeySecret: v.SIGNING_KEY_SECRET,
     deliveryRetrySchedule: v.DELIVERY_RETRY_SCHEDULE,

@@ -19,6 +19,8 @@ declare global {
       DEFINITIONS_TTL_MS?: string;
       LOG_LEVEL?: string;
       MAX_ACTIVE_CAMPAIGNS?: string;
+      /** Days activity entries and their outcomes are kept (SPEC §5.7); default 30. */
+      ACTIVITY_RETENTION_DAYS?: string;
       /** Seconds between delivery attempts ("5,300,…"); unset = SPEC §8.1. */
       DELIVERY_RETRY_SCHEDULE?: string;
       /** Secret: may do everything in every space. Unset = refused (fail closed). */

@@ -253,7 +253,6 @@ const SCHEMA = [
 /** Where an outbox row goes: webhooks and pushes, or the D1 directory. */
 export type OutboxQueue = "deliveries" | "index";
 
-export const ACTIVITY_RETENTION_MS = 30 * 86_400_000;
 
 export interface RedemptionRow {
   id: string;
@@ -590,12 +589,13 @@ export class UserStorage {
     return this.sql.exec(`DELETE FROM push_subscriptions WHERE endpoint = ?`, endpoint).rowsWritten > 0;
   }
 
-  pruneActivity(now: number): void {
+  /** Deletes activity older than `retentionMs` (SPEC §5.7: ACTIVITY_RETENTION_DAYS). */
+  pruneActivity(now: number, retentionMs: number): void {
     // Rows are appended in commit order, so the expired ones are those before the first
     // row still kept: found by walking from the oldest, which costs the rows it deletes.
     this.sql.exec(
       `DELETE FROM activity WHERE seq < COALESCE((SELECT seq FROM activity WHERE at >= ?1 ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM activity))`,
-      now - ACTIVITY_RETENTION_MS,
+      now - retentionMs,
     );
   }
 

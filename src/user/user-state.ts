@@ -336,7 +336,7 @@ export class UserState extends DurableObject<Env> {
       const due = nextStreakTimer(programme, result.state, now);
       this.storage.setTimer("streaks", due === null ? null : due + this.timerJitter());
       // Bounded retention (SPEC §5.7): costs nothing when there is nothing to prune (see pruneActivity).
-      this.storage.pruneActivity(now);
+      this.storage.pruneActivity(now, configOf(this.env).activityRetentionMs);
     });
     // The stored rows now hold the changes; the cached map takes them in place.
     this.cached = adoptCampaignChanges(result);

@@ -371,6 +371,7 @@ describe("configOf", () => {
       definitionsTtlMs: 2000,
       logLevel: "info",
       maxActiveCampaigns: 1000,
+      activityRetentionMs: 30 * 86_400_000,
       adminRootKey: undefined,
       signingKeySecret: undefined,
       deliveryTimeoutMs: 15_000,
@@ -380,6 +381,14 @@ describe("configOf", () => {
   it("the delivery timeout is shortened only under TEST_FAULT_INJECTION", () => {
     expect(of({ TEST_DELIVERY_TIMEOUT_MS: "50" }).deliveryTimeoutMs).toBe(15_000);
     expect(of({ TEST_DELIVERY_TIMEOUT_MS: "50", TEST_FAULT_INJECTION: "on" }).deliveryTimeoutMs).toBe(50);
+  });
+
+  it("ACTIVITY_RETENTION_DAYS: 30 days unless set, 1 to 3650, anything else refused", () => {
+    expect(of({}).activityRetentionMs).toBe(30 * 86_400_000);
+    expect(of({ ACTIVITY_RETENTION_DAYS: "" }).activityRetentionMs).toBe(30 * 86_400_000);
+    expect(of({ ACTIVITY_RETENTION_DAYS: "7" }).activityRetentionMs).toBe(7 * 86_400_000);
+    expect(of({ ACTIVITY_RETENTION_DAYS: "3650" }).activityRetentionMs).toBe(3650 * 86_400_000);
+    for (const bad of ["0", "3651", "-1", "1.5", "thirty"]) expect(() => of({ ACTIVITY_RETENTION_DAYS: bad }), bad).toThrow();
   });
 
   it("empty strings mean unset", () => {
@@ -416,6 +425,7 @@ describe("configOf", () => {
       definitionsTtlMs: 0,
       logLevel: "warn",
       maxActiveCampaigns: 5000,
+      activityRetentionMs: 30 * 86_400_000,
       adminRootKey: "root",
       signingKeySecret: "k1:abc",
       deliveryTimeoutMs: 15_000,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { deflateRawSync } from "node:zlib";
 import { hash16 } from "../../src/crypto/hash";
 import type { LedgerEntryDraft } from "../../src/engine/types";
-import { ACTIVITY_RETENTION_MS, UserStorage, type LedgerEntry } from "../../src/user/storage";
+import { UserStorage, type LedgerEntry } from "../../src/user/storage";
 import { MIGRATIONS, UserState, userObjectName } from "../../src/user/user-state";
 
 // How a user's object keeps a user-year small (issue 9, bench/README.md): the ledger in
@@ -196,14 +196,16 @@ describe("activity retention", () => {
       for (const [id, age] of [["a", 40], ["b", 31], ["c", 29], ["d", 1]] as const) {
         storage.recordActivity(id, "visit", new Date(now - age * day).toISOString(), now - age * day, { late: false } as never);
       }
-      storage.pruneActivity(now);
+      storage.pruneActivity(now, 30 * day);
       const afterFirst = storage.activity(10).map((a) => a.eventId);
-      storage.pruneActivity(now + 30 * day);
+      storage.pruneActivity(now, 7 * day); // a deployment that keeps a week
+      const afterWeek = storage.activity(10).map((a) => a.eventId);
+      storage.pruneActivity(now + 30 * day, 30 * day);
       const afterAll = storage.activity(10).map((a) => a.eventId);
-      return { afterFirst, afterAll, retention: ACTIVITY_RETENTION_MS / day };
+      return { afterFirst, afterWeek, afterAll };
     });
-    expect(result.retention).toBe(30);
     expect(result.afterFirst).toEqual(["d", "c"]);
+    expect(result.afterWeek).toEqual(["d"]);
     expect(result.afterAll).toEqual([]);
   });
 });
