@@ -31,6 +31,9 @@ export async function defineOrderPush(admin: Admin, effect: Record<string, unkno
   });
 }
 
+/** The push.send effect's report in an event's outcome. */
+export const pushEffect = (outcome: any) => (outcome.effects as Array<{ type: string }>).find((e) => e.type === "push.send");
+
 // A Web Push subscription as a browser makes one: a fresh P-256 public key and 16 random
 // bytes of authentication secret, both base64url (SPEC §8.2).
 

@@ -6,7 +6,7 @@ import { deliveryIdOf } from "../../src/outbound/delivery-log";
 import { armFault, disarmFault } from "../../src/testing/faults";
 import type { UserState } from "../../src/user/user-state";
 import { call, type TestSpace, uniqueSlug } from "../helpers/harness";
-import { browserSubscription, defineOrderPush } from "../helpers/push";
+import { browserSubscription, defineOrderPush, pushEffect } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
 import { ADMIN, adminOf, errorPaths, expectProblemReply, freshAdmin, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
 
@@ -148,8 +148,6 @@ async function subscribe(admin: Admin, userId: string): Promise<string> {
   expect(a.status, a.text).toBe(201);
   return endpoint;
 }
-
-const pushEffect = (outcome: any) => (outcome.effects as Array<{ type: string }>).find((e) => e.type === "push.send");
 
 // ---------------------------------------------------------------------------------------
 // The delivery log (D1)

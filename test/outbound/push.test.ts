@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
-import { defineOrderPush } from "../helpers/push";
+import { defineOrderPush, pushEffect } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
 import { call, createKey, type TestSpace } from "../helpers/harness";
 import { ADMIN, ME, errorPaths, expectProblemReply, freshAdmin, meGet, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
@@ -217,8 +217,6 @@ async function pushProgramme(push: Record<string, unknown> = {}, effect: Record<
   }
   return admin;
 }
-
-const pushEffect = (outcome: any) => (outcome.effects as Array<{ type: string }>).find((e) => e.type === "push.send");
 
 interface DeliveryRow {
   status: string;
