@@ -1,12 +1,15 @@
 // Bindings and vars of the Worker (wrangler.toml). Vars arrive as strings; config.ts
 // parses them once per request into typed settings.
 import type { UserState } from "./user/user-state";
+import type { ApiKeyGate } from "./auth/key-gate";
 
 declare global {
   namespace Cloudflare {
     interface Env {
       DB: D1Database;
       USERS: DurableObjectNamespace<UserState>;
+      /** Answers Admin API key checks from memory; src/auth/key-gate.ts. */
+      API_KEY_GATES: DurableObjectNamespace<ApiKeyGate>;
       DELIVERIES: Queue;
       INGEST: Queue;
       INDEX: Queue;

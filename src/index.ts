@@ -4,6 +4,7 @@ import { runMaintenance } from "./maintenance/prune";
 import { consumeBatch } from "./queue/consumer";
 
 export { UserState } from "./user/user-state";
+export { ApiKeyGate } from "./auth/key-gate";
 
 const app = newApp();
 

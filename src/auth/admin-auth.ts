@@ -1,11 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
-import { secretsEqual } from "../crypto/hash";
+import { secretsEqual, sha256Hex } from "../crypto/hash";
 import type { AdminPrincipal, AppEnv } from "../http/context";
-import { findSpaceBySlug } from "../spaces/store";
+import { cachedSpaceById, findSpaceBySlug } from "../spaces/store";
 import { namedSpaceSlug } from "../spaces/resolve";
-import { API_KEY_PREFIX, anyActiveApiKey, findApiKeyBySecret } from "./api-keys";
-import { requirementFor, scopesAllow, type Scope } from "./scopes";
+import { API_KEY_PREFIX, anyActiveApiKey } from "./api-keys";
+import { keyGateOf } from "./key-gate";
+import { requirementFor, scopesAllow } from "./scopes";
 import type { SpaceRow } from "../db/schema";
 
 const ADMIN_PREFIX = "/api/loyalty/admin";
@@ -33,12 +34,11 @@ export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (presented !== undefined && config.adminRootKey && (await secretsEqual(presented, config.adminRootKey))) {
     principal = { kind: "root" };
   } else if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
-    const found = await findApiKeyBySecret(db, presented);
-    if (found?.key.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked", [], { "WWW-Authenticate": "Bearer" });
-    if (found) {
-      principal = { kind: "key", keyId: found.key.id, spaceId: found.key.spaceId, scopes: found.key.scopes as Scope[] };
-      keySpace = found.space;
-    }
+    const secretHash = await sha256Hex(presented);
+    const grant = await keyGateOf(c.env, secretHash).grantFor(secretHash);
+    if (grant?.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked", [], { "WWW-Authenticate": "Bearer" });
+    keySpace = grant && (await cachedSpaceById(db, config, grant.spaceId));
+    if (grant && keySpace) principal = { kind: "key", keyId: grant.keyId, spaceId: grant.spaceId, scopes: grant.scopes };
   }
   if (!principal) {
     // Fail closed, but say so when nothing at all could ever authenticate (SPEC §3.1).

@@ -1,6 +1,8 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { apiKeys, spaces, type ApiKeyRow, type SpaceRow } from "../db/schema";
+import { apiKeys, type ApiKeyRow } from "../db/schema";
+import type { Env } from "../env";
+import { keyGateOf } from "./key-gate";
 import { sha256Hex } from "../crypto/hash";
 import { newId, randomSecret } from "../lib/ids";
 import type { Scope } from "./scopes";
@@ -32,18 +34,6 @@ export async function createApiKey(
   return { row: row!, secret };
 }
 
-/** The key and its space, or undefined for an unknown secret. Revoked keys are returned (the caller says why). */
-export async function findApiKeyBySecret(db: Db, secret: string): Promise<{ key: ApiKeyRow; space: SpaceRow } | undefined> {
-  const hash = await sha256Hex(secret);
-  const [found] = await db
-    .select({ key: apiKeys, space: spaces })
-    .from(apiKeys)
-    .innerJoin(spaces, eq(spaces.id, apiKeys.spaceId))
-    .where(eq(apiKeys.secretHash, hash))
-    .limit(1);
-  return found;
-}
-
 export async function anyActiveApiKey(db: Db): Promise<boolean> {
   const [row] = await db.select({ id: apiKeys.id }).from(apiKeys).where(isNull(apiKeys.revokedAt)).limit(1);
   return row !== undefined;
@@ -62,11 +52,18 @@ export async function findApiKey(db: Db, spaceId: string, id: string): Promise<A
   return db.query.apiKeys.findFirst({ where: and(eq(apiKeys.spaceId, spaceId), eq(apiKeys.id, id)) });
 }
 
-/** Idempotent: revoking a revoked key keeps its first revocation time. */
-export async function revokeApiKey(db: Db, spaceId: string, id: string, now = Date.now()): Promise<boolean> {
+/**
+ * Records the revocation in D1, then tells the key's gate, which answers every later check
+ * (key-gate.ts). Idempotent: revoking a revoked key keeps its first revocation time, and
+ * tells the gate again, so a retry after a failed call to the gate completes it.
+ */
+export async function revokeApiKey(env: Env, db: Db, spaceId: string, id: string, now = Date.now()): Promise<boolean> {
   await db
     .update(apiKeys)
     .set({ revokedAt: now })
     .where(and(eq(apiKeys.spaceId, spaceId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
-  return (await findApiKey(db, spaceId, id)) !== undefined;
+  const row = await findApiKey(db, spaceId, id);
+  if (!row) return false;
+  await keyGateOf(env, row.secretHash).revoke(row.secretHash, row.revokedAt ?? now);
+  return true;
 }

@@ -67,6 +67,17 @@ export async function findSpaceById(db: Db, id: string): Promise<SpaceRow | unde
   return db.query.spaces.findFirst({ where: eq(spaces.id, id) });
 }
 
+const byId = new TtlCache<SpaceRow>();
+
+/** The space of an API key, cached like `findSpaceBySlug` (the key itself is not: key-gate.ts). */
+export async function cachedSpaceById(db: Db, config: Config, id: string): Promise<SpaceRow | undefined> {
+  const cached = byId.get(id, config.definitionsTtlMs);
+  if (cached) return cached;
+  const row = await findSpaceById(db, id);
+  if (row) byId.set(id, row, config.definitionsTtlMs);
+  return row;
+}
+
 export function toSpaceView(row: SpaceRow, config: Config): SpaceView {
   const auth = row.auth as StoredSpaceAuth | null;
   return {
@@ -302,6 +313,7 @@ export async function patchSpace(
     throw e;
   }
   bySlug.delete(space.slug);
+  byId.delete(space.id);
   invalidateProgramme(space.id);
   if (!updated[0]) {
     throw ifMatch !== undefined

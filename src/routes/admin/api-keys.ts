@@ -111,7 +111,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>): void {
   });
 
   app.openapi(revokeKeyRoute, async (c) => {
-    const found = await revokeApiKey(c.var.db, c.var.space.id, c.req.valid("param").id);
+    const found = await revokeApiKey(c.env, c.var.db, c.var.space.id, c.req.valid("param").id);
     if (!found) throw new ApiError("not_found", "no such API key in this space");
     return c.body(null, 204);
   });

@@ -105,7 +105,9 @@ export function registerSpaceRoutes(app: OpenAPIHono<AppEnv>): void {
   });
 
   app.openapi(getSpaceRoute, async (c) => {
-    const space = c.var.space;
+    // The stored row: the middleware's may be the isolate's cached one (DEFINITIONS_TTL_MS).
+    const space = await findSpaceById(c.var.db, c.var.space.id);
+    if (!space) throw new ApiError("not_found", "the space no longer exists");
     c.header("ETag", etagOf(space.version));
     return c.json(toSpaceView(space, c.var.config), 200);
   });
