@@ -31,14 +31,17 @@ export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const presented = bearerToken(c.req.header("authorization"));
   let principal: AdminPrincipal | undefined;
   let keySpace: SpaceRow | undefined;
-  if (presented !== undefined && config.adminRootKey && (await secretsEqual(presented, config.adminRootKey))) {
-    principal = { kind: "root" };
-  } else if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
+  // Space keys first (most traffic), then the root key, so a key request hashes once. The
+  // order depends only on the presented value's prefix, so it reveals nothing of the root key.
+  if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
     const secretHash = await sha256Hex(presented);
     const grant = await keyGateOf(c.env, secretHash).grantFor(secretHash);
     if (grant?.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked", [], { "WWW-Authenticate": "Bearer" });
     keySpace = grant && (await cachedSpaceById(db, config, grant.spaceId));
     if (grant && keySpace) principal = { kind: "key", keyId: grant.keyId, spaceId: grant.spaceId, scopes: grant.scopes };
+  }
+  if (!principal && presented !== undefined && config.adminRootKey && (await secretsEqual(presented, config.adminRootKey))) {
+    principal = { kind: "root" };
   }
   if (!principal) {
     // Fail closed, but say so when nothing at all could ever authenticate (SPEC §3.1).
