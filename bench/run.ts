@@ -3,7 +3,7 @@ import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { benchEngine, type EngineResult } from "./engine";
-import { benchHttp, HTTP_CAMPAIGNS, type HttpResult } from "./http";
+import { benchHttp, HTTP_CAMPAIGNS, HTTP_STATE_PARENT, type HttpResult } from "./http";
 
 // `npm run bench` (issue 9): the engine in Node, the HTTP API on a real `npm start`, and a
 // user's storage after a simulated year — one table, and bench/results.json with the
@@ -69,6 +69,7 @@ const results = {
   },
   http: {
     programmeCampaigns: HTTP_CAMPAIGNS,
+    localStateUnder: HTTP_STATE_PARENT,
     runs: http.map((r) => ({ ...r, rpsRatioToBaseline: ratio(r.requestsPerSecond, baseline.requestsPerSecond), p99RatioToBaseline: ratio(r.p99Ms, baseline.p99Ms) })),
   },
   // Only a whole simulated year says what a year costs (fixed overhead dominates short runs).

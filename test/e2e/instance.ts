@@ -30,12 +30,13 @@ async function freePort(): Promise<number> {
 /**
  * `env` adds variables for `npm start` (e.g. DELIVERY_RETRY_SCHEDULE, which start.mjs
  * passes to the Worker), on top of the port, root key, state directory and log level.
+ * The state directory is made under `stateParent` (default: the system's temporary directory).
  */
-export async function startInstance(timeoutMs = 90_000, env: Record<string, string> = {}): Promise<Instance> {
+export async function startInstance(timeoutMs = 90_000, env: Record<string, string> = {}, stateParent = tmpdir()): Promise<Instance> {
   const root = path.resolve(import.meta.dirname, "../..");
   const port = await freePort();
   const rootKey = `root_${randomBytes(24).toString("base64url")}`;
-  const stateDir = mkdtempSync(path.join(tmpdir(), "loyalty-e2e-"));
+  const stateDir = mkdtempSync(path.join(stateParent, "loyalty-e2e-"));
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [path.join(root, "scripts/start.mjs")], {
     cwd: root,
