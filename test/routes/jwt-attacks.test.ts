@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { decodeProtectedHeader, exportSPKI, importJWK, type JWK } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, createSpace, expectProblem, json, me, mintToken, uniqueSlug, type TestSpace } from "../helpers/harness";
 import {
   expectTokenRefused,
@@ -128,6 +128,30 @@ describe("GET /api/loyalty/me: time claims", () => {
     const jwks = await json<{ keys: JWK[] }>(await call(`/api/loyalty/spaces/${space.slug}/.well-known/jwks.json`, { key: null }));
     expect(jwks.keys.map((k) => k.kid)).not.toContain(kid);
     expect(jwks.keys).toHaveLength(1);
+  });
+});
+
+describe("GET /api/loyalty/me: a token remembered after its first verification", () => {
+  // src/auth/verify-user-token.ts remembers the space's own tokens once verified. The
+  // tests above already present remembered tokens tampered with, with a key retired
+  // beyond its grace, and after the user's erasure; these cover its clock.
+  afterEach(() => vi.useRealTimers());
+
+  it("is refused once its exp is more than 60 s past, as a token never seen", async () => {
+    const space = await createSpace();
+    const token = await mintToken(space, "clock", 60);
+    await expectMe(token, space, "clock");
+    vi.setSystemTime(Date.now() + 60_000 + 59_000);
+    await expectMe(token, space, "clock"); // within the tolerance
+    vi.setSystemTime(Date.now() + 2_000);
+    await expectTokenRefused(await me(token, space.slug), token, "token_expired");
+  });
+
+  it("is accepted by its own space only", async () => {
+    const [a, b] = [await createSpace(), await createSpace()];
+    const token = await mintToken(a, "one-space");
+    await expectMe(token, a, "one-space");
+    await expectTokenRefused(await me(token, b.slug), token);
   });
 });
 
