@@ -32,24 +32,36 @@ function formatter(zone: string): Intl.DateTimeFormat {
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
 /**
- * The last answer per zone: a run or a view asks for one instant over and over (once per
- * campaign with a repeat period), and formatToParts was half a millisecond of every /me
- * read with the benchmark's 500 campaigns (npm run profile -- --mode me).
+ * Answers by zone and UTC minute. A run or a view asks for the same instant over and over
+ * (once per campaign with a repeat period), and every request asks for "now": one
+ * formatToParts each was half a millisecond of a /me read with the benchmark's 500
+ * campaigns (npm run profile -- --mode me), and "now" alone was still 0.1 ms. Every zone's
+ * offset has been a whole number of minutes since 1972, so the local date, hour and
+ * weekday cannot change within a UTC minute after that; earlier instants are not cached.
  */
-const lastAnswer = new Map<string, { instantMs: number; parts: Readonly<LocalParts> }>();
+const byMinute = new Map<string, Readonly<LocalParts>>();
+const MAX_CACHED_MINUTES = 1024;
+const WHOLE_MINUTE_OFFSETS_SINCE = Date.UTC(1973, 0, 1);
 
 export function localParts(instantMs: number, zone: string): Readonly<LocalParts> {
-  const last = lastAnswer.get(zone);
-  if (last?.instantMs === instantMs) return last.parts;
+  if (instantMs < WHOLE_MINUTE_OFFSETS_SINCE) return computeLocalParts(instantMs, zone);
+  const key = `${Math.floor(instantMs / 60_000)} ${zone}`;
+  let parts = byMinute.get(key);
+  if (!parts) {
+    if (byMinute.size >= MAX_CACHED_MINUTES) byMinute.clear();
+    byMinute.set(key, (parts = computeLocalParts(instantMs, zone)));
+  }
+  return parts;
+}
+
+function computeLocalParts(instantMs: number, zone: string): Readonly<LocalParts> {
   const raw: Record<string, string> = {};
   for (const p of formatter(zone).formatToParts(new Date(instantMs))) raw[p.type] = p.value;
-  const parts = Object.freeze({
+  return Object.freeze({
     date: `${raw.year}-${raw.month}-${raw.day}`,
     hour: Number(raw.hour) % 24,
     weekday: WEEKDAYS[raw.weekday!] ?? 1,
   });
-  lastAnswer.set(zone, { instantMs, parts });
-  return parts;
 }
 
 export type Period = "day" | "week";

@@ -154,6 +154,44 @@ describe("localParts", () => {
     ["America/New_York", "2027-01-01T05:00:00.000Z", { date: "2027-01-01", hour: 0, weekday: 5 }],
   ])("%s %s", (zone, at, parts) => expect(localParts(ms(at), zone)).toEqual(parts));
 
+  // localParts remembers answers by zone and UTC minute; this checks that assumption
+  // against Intl itself, minute by minute and second by second, where offsets are odd or
+  // move by 30 minutes, and before 1973 (Monrovia's −0:44:30), where it must not hold.
+  const intlParts = (instant: number, zone: string) => {
+    const raw = Object.fromEntries(
+      new Intl.DateTimeFormat("en-US", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23", weekday: "short" })
+        .formatToParts(new Date(instant))
+        .map((p) => [p.type, p.value]),
+    );
+    return { date: `${raw.year}-${raw.month}-${raw.day}`, hour: Number(raw.hour) % 24, weekday: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(raw.weekday!) + 1 };
+  };
+
+  it.each<[zone: string, change: string]>([
+    ["Australia/Lord_Howe", "2026-04-04T15:00:00Z"], // +11 → +10:30
+    ["Australia/Lord_Howe", "2026-10-03T15:30:00Z"], // +10:30 → +11
+    ["Pacific/Chatham", "2026-04-04T14:00:00Z"], // +13:45 → +12:45
+    ["America/St_Johns", "2026-03-08T05:30:00Z"], // −3:30 → −2:30
+    ["Asia/Kathmandu", "2026-11-24T18:15:00Z"], // +5:45, a date change
+    ["Europe/London", "2026-10-25T01:00:00Z"],
+  ])("answers as Intl does for every second around %s's change at %s", (zone, change) => {
+    const at = ms(change);
+    for (let minute = at - 3 * 60_000; minute <= at + 3 * 60_000; minute += 60_000) {
+      for (const second of [59, 0, 1, 29, 30, 31, 58]) {
+        const instant = minute + second * 1000 + 999;
+        expect(localParts(instant, zone), `${zone} ${new Date(instant).toISOString()}`).toEqual(intlParts(instant, zone));
+      }
+    }
+  });
+
+  it("before 1973 an offset with seconds changes the hour within a UTC minute, and is answered exactly", () => {
+    // Africa/Monrovia was UTC−0:44:30 until 1972: 12:44:29Z is 11:59:59 there, 12:44:31Z is 12:00:01.
+    for (const at of ["1970-06-01T12:44:31Z", "1970-06-01T12:44:29Z", "1970-06-01T12:44:31Z"]) {
+      expect(localParts(ms(at), "Africa/Monrovia")).toEqual(intlParts(ms(at), "Africa/Monrovia"));
+    }
+    expect(intlParts(ms("1970-06-01T12:44:29Z"), "Africa/Monrovia").hour).toBe(11);
+    expect(intlParts(ms("1970-06-01T12:44:31Z"), "Africa/Monrovia").hour).toBe(12);
+  });
+
   it("every hour of a whole London year maps to a valid hour and weekday, all 24 hours occurring", () => {
     const start = ms("2026-01-01T00:00:00Z");
     const seen = new Set<number>();
