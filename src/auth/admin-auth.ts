@@ -5,7 +5,7 @@ import type { AdminPrincipal, AppEnv } from "../http/context";
 import { cachedSpaceById, findSpaceBySlug } from "../spaces/store";
 import { namedSpaceSlug } from "../spaces/resolve";
 import { API_KEY_PREFIX, anyActiveApiKey } from "./api-keys";
-import { keyGateOf } from "./key-gate";
+import { checkKey } from "./key-gate";
 import { requirementFor, scopesAllow } from "./scopes";
 import type { SpaceRow } from "../db/schema";
 
@@ -35,7 +35,7 @@ export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   // order depends only on the presented value's prefix, so it reveals nothing of the root key.
   if (presented?.startsWith(API_KEY_PREFIX) && presented.length <= 128) {
     const secretHash = await sha256Hex(presented);
-    const grant = await keyGateOf(c.env, secretHash).grantFor(secretHash);
+    const grant = await checkKey(c.env, secretHash);
     if (grant?.revokedAt != null) throw new ApiError("invalid_credential", "this API key has been revoked", [], { "WWW-Authenticate": "Bearer" });
     keySpace = grant && (await cachedSpaceById(db, config, grant.spaceId));
     if (grant && keySpace) principal = { kind: "key", keyId: grant.keyId, spaceId: grant.spaceId, scopes: grant.scopes };

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { apiKeys, type ApiKeyRow } from "../db/schema";
 import type { Env } from "../env";
-import { keyGateOf } from "./key-gate";
+import { announceRevocation } from "./key-gate";
 import { sha256Hex } from "../crypto/hash";
 import { newId, randomSecret } from "../lib/ids";
 import type { Scope } from "./scopes";
@@ -64,6 +64,6 @@ export async function revokeApiKey(env: Env, db: Db, spaceId: string, id: string
     .where(and(eq(apiKeys.spaceId, spaceId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
   const row = await findApiKey(db, spaceId, id);
   if (!row) return false;
-  await keyGateOf(env, row.secretHash).revoke(row.secretHash, row.revokedAt ?? now);
+  await announceRevocation(env, row.secretHash, row.revokedAt ?? now);
   return true;
 }

@@ -2,6 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import type { Env } from "../env";
 import { dbOf } from "../db/client";
+import { ApiError } from "../errors";
+import { log } from "../http/log";
 import { apiKeys } from "../db/schema";
 import type { Scope } from "./scopes";
 
@@ -29,6 +31,32 @@ export interface KeyGrant {
 /** The gate object that answers for the key with this SHA-256 (hex). */
 export function keyGateOf(env: Env, secretHash: string) {
   return env.API_KEY_GATES.getByName(`keys-${Number.parseInt(secretHash.slice(0, 2), 16) % SHARDS}`);
+}
+
+/** The key's grant from its gate; 503 (not 500) when the gate cannot be reached. */
+export async function checkKey(env: Env, secretHash: string): Promise<KeyGrant | undefined> {
+  try {
+    return await keyGateOf(env, secretHash).grantFor(secretHash);
+  } catch (error) {
+    log(env, "warn", "auth.key_gate_failed", { error: String(error) });
+    throw new ApiError("unavailable", "API keys cannot be checked right now; retry shortly", [], { "Retry-After": "1" });
+  }
+}
+
+/**
+ * Tells the key's gate of a revocation D1 already holds. If the gate cannot be reached the
+ * DELETE answers 503: the key dies anyway once the gate re-reads it (KEY_RECHECK_MS), and
+ * sending the DELETE again makes it immediate.
+ */
+export async function announceRevocation(env: Env, secretHash: string, revokedAt: number): Promise<void> {
+  try {
+    await keyGateOf(env, secretHash).revoke(secretHash, revokedAt);
+  } catch (error) {
+    log(env, "warn", "auth.key_gate_failed", { error: String(error) });
+    throw new ApiError("unavailable", "the revocation is recorded, but not yet effective everywhere (within a minute); send the DELETE again", [], {
+      "Retry-After": "1",
+    });
+  }
 }
 
 export class ApiKeyGate extends DurableObject<Env> {

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ApiKeyGate, KEY_RECHECK_MS, keyGateOf, type KeyGrant } from "../../src/auth/key-gate";
+import { announceRevocation, ApiKeyGate, checkKey, KEY_RECHECK_MS, keyGateOf, type KeyGrant } from "../../src/auth/key-gate";
+import { ApiError } from "../../src/errors";
 import { sha256Hex } from "../../src/crypto/hash";
 import { call, createKey, createSpace, expectProblem } from "../helpers/harness";
 
@@ -95,6 +96,16 @@ describe("API key gates", () => {
     const after = await Promise.all(Array.from({ length: 20 }, () => call(KEYS, { key: key.secret }).then((r) => r.status)));
     expect(after).toEqual(Array(20).fill(401));
     expect((await call(KEYS, { key: other.secret })).status).toBe(200);
+  });
+
+  it("a gate that cannot be reached is 503 unavailable with Retry-After, for a check and for a revocation", async () => {
+    // The namespace stands in for a gate object that is down (reset, overloaded).
+    const down = { ...env, LOG_LEVEL: "error", API_KEY_GATES: { getByName: () => ({ grantFor: () => Promise.reject(new Error("reset")), revoke: () => Promise.reject(new Error("reset")) }) } } as unknown as typeof env;
+    for (const attempt of [() => checkKey(down, "ab".repeat(32)), () => announceRevocation(down, "ab".repeat(32), Date.now())]) {
+      const error = await attempt().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      expect(error).toMatchObject({ code: "unavailable", status: 503, headers: { "Retry-After": "1" } });
+    }
   });
 
   it("a key is answered by one of 16 gates chosen by its hash", () => {
