@@ -81,7 +81,7 @@ export function compileProgramme(
             })()
           : { eventType: step.trigger.eventType, conditions: step.trigger.conditions };
       if (!match) return; // references are checked on write; an erased trigger cannot be referenced
-      const compiled: CompiledStep = { campaignId, index, id: step.id, match };
+      const compiled: CompiledStep = { campaignId, campaign, index, id: step.id, match };
       push(programme.stepsByEventType, match.eventType, compiled);
     });
   }

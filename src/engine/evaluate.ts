@@ -180,7 +180,7 @@ export function moreCompletionsAllowed(campaign: CampaignBody, cs: CampaignState
 /** The campaign's counters for the event's repeat period (SPEC §4.7); undefined when late. */
 function campaignStateFor(run: Run, campaignId: string, campaign: CampaignBody, event: EngineEvent): CampaignState | undefined {
   const period = campaign.repeat.every ? periodKey(Date.parse(event.occurredAt), run.zone, campaign.repeat.every) : "all";
-  const shared = run.state.campaigns[campaignId];
+  const shared = run.campaignState(campaignId);
   if (!shared) return run.writeCampaignState(campaignId, { completions: 0, period, periodCompletions: 0, progress: {} });
   // Copy on first write in this run: the caller's state shares the object until now.
   const cs = run.ownCampaignState(campaignId, shared);
@@ -194,7 +194,7 @@ function campaignStateFor(run: Run, campaignId: string, campaign: CampaignBody, 
 }
 
 function evaluateCampaign(run: Run, event: EngineEvent, campaignId: string, group: CompiledStep[]): void {
-  const campaign = run.programme.campaigns.get(campaignId)!;
+  const campaign = group[0]!.campaign;
   const gate = campaignGate(run, campaign, event);
   if (gate) return group.forEach((step) => explain(run, step, gate));
   const cs = campaignStateFor(run, campaignId, campaign, event);

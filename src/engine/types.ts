@@ -91,6 +91,8 @@ export interface StepMatch {
 
 export interface CompiledStep {
   campaignId: string;
+  /** The campaign itself: at 5,000 campaigns the look-up by id was a cache miss per candidate. */
+  campaign: CampaignBody;
   index: number;
   id: string;
   match: StepMatch;
