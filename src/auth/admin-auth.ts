@@ -23,8 +23,8 @@ export function bearerToken(header: string | undefined): string | undefined {
  * request acts in, and whether the credential's scopes allow this method and path.
  */
 export const adminAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const config = c.var.config;
-  const db = c.var.db;
+  const config = c.get("config");
+  const db = c.get("db");
   const adminPath = c.req.path.slice(ADMIN_PREFIX.length) || "/";
   const needs = requirementFor(c.req.method, adminPath);
 

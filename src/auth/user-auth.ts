@@ -8,8 +8,8 @@ import { verifyUserToken } from "./verify-user-token";
 
 /** The User API's space: host or header, else `default` (SPEC §3.1). */
 export const userSpace: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const slug = namedSpaceSlug(c.req.raw, c.var.config) ?? "default";
-  const space = await findSpaceBySlug(c.var.db, c.var.config, slug);
+  const slug = namedSpaceSlug(c.req.raw, c.get("config")) ?? "default";
+  const space = await findSpaceBySlug(c.get("db"), c.get("config"), slug);
   if (!space) throw new ApiError("not_found", `no space '${slug}'`);
   c.set("space", space);
   return next();
@@ -24,16 +24,16 @@ const CORS_HEADERS = "Authorization, Content-Type, X-Loyalty-Space";
  */
 export const userCors: MiddlewareHandler<AppEnv> = async (c, next) => {
   const origin = c.req.header("origin");
-  const allowed = origin !== undefined && c.var.space.corsOrigins.includes(origin);
+  const allowed = origin !== undefined && c.get("space").corsOrigins.includes(origin);
   if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method")) {
-    const headers = new Headers({ Vary: "Origin", "X-Request-Id": c.var.requestId });
+    const headers = new Headers({ Vary: "Origin", "X-Request-Id": c.get("requestId") });
     // A preflight carries no X-Loyalty-Space header; unless the host names the space, any
     // space's origins may pass it (the real response is checked against its own space).
     const preflightAllowed =
       allowed ||
       (origin !== undefined &&
-        namedSpaceSlug(c.req.raw, c.var.config) === undefined &&
-        (await originAllowedByAnySpace(c.var.db, c.var.config, origin)));
+        namedSpaceSlug(c.req.raw, c.get("config")) === undefined &&
+        (await originAllowedByAnySpace(c.get("db"), c.get("config"), origin)));
     if (preflightAllowed && origin !== undefined) {
       headers.set("Access-Control-Allow-Origin", origin);
       headers.set("Access-Control-Allow-Methods", CORS_METHODS);
@@ -59,7 +59,7 @@ export const userAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (token === undefined) {
     throw new ApiError("missing_credential", "send Authorization: Bearer <user token>", [], { "WWW-Authenticate": "Bearer" });
   }
-  const verified = await verifyUserToken(c.var.db, c.var.space, c.var.config, token);
+  const verified = await verifyUserToken(c.get("db"), c.get("space"), c.get("config"), token);
   c.set("userId", verified.userId);
   c.set("tokenIssuedAt", verified.issuedAt);
   return next();

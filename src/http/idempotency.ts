@@ -80,7 +80,7 @@ export const adminIdempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (key === undefined) return next();
 
   const d1 = c.env.DB;
-  const spaceId = c.var.space.id;
+  const spaceId = c.get("space").id;
   const fingerprint = await requestFingerprint(c);
   const now = Date.now();
   const claimed = await d1
@@ -139,7 +139,7 @@ async function replay(c: Context<AppEnv>, spaceId: string, key: string, fingerpr
   let body = row.body;
   // A replayed problem names this request, like its X-Request-Id (the rest is as stored).
   if (headers.get("content-type")?.startsWith("application/problem+json") && body) {
-    body = JSON.stringify({ ...(JSON.parse(body) as Record<string, unknown>), requestId: c.var.requestId });
+    body = JSON.stringify({ ...(JSON.parse(body) as Record<string, unknown>), requestId: c.get("requestId") });
   }
   return new Response(body, { status: row.status!, headers });
 }

@@ -26,17 +26,17 @@ async function allowed(binding: RateLimit | undefined, key: string): Promise<boo
 
 /** After adminAuth: the principal is known. */
 export const adminRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   const who = principal.kind === "key" ? principal.keyId : "root";
   // Root requests about spaces themselves have no space.
-  if (!(await allowed(c.env.ADMIN_RATE_LIMITER, `${c.var.space?.id ?? "*"}:${who}`))) throw limited(ADMIN_POLICY);
+  if (!(await allowed(c.env.ADMIN_RATE_LIMITER, `${c.get("space")?.id ?? "*"}:${who}`))) throw limited(ADMIN_POLICY);
   await next();
   c.header("RateLimit-Policy", `${ADMIN_POLICY.limit};w=${ADMIN_POLICY.windowSeconds}`);
 };
 
 /** After userAuth: the user is the token's subject. */
 export const userRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!(await allowed(c.env.USER_RATE_LIMITER, `${c.var.space.id}:${c.var.userId}`))) throw limited(USER_POLICY);
+  if (!(await allowed(c.env.USER_RATE_LIMITER, `${c.get("space").id}:${c.get("userId")}`))) throw limited(USER_POLICY);
   await next();
   c.header("RateLimit-Policy", `${USER_POLICY.limit};w=${USER_POLICY.windowSeconds}`);
 };

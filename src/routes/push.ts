@@ -49,9 +49,9 @@ const endpointQuery = z.object({ endpoint: z.string().min(1).max(2048) });
 
 /** The endpoint must pass the outbound URL policy and belong to the space's allowed push hosts. */
 function checkEndpoint(c: Context<AppEnv>, endpoint: string): void {
-  const verdict = checkOutboundUrl(endpoint, { allowPrivate: c.var.config.allowPrivateTargets, spaceHostSuffix: c.var.config.spaceHostSuffix });
+  const verdict = checkOutboundUrl(endpoint, { allowPrivate: c.get("config").allowPrivateTargets, spaceHostSuffix: c.get("config").spaceHostSuffix });
   if (!verdict.ok) throw invalidAt("endpoint", verdict.reason);
-  if (!hostAllowed(verdict.url.hostname, pushSettingsOf(c.var.space).allowedHosts)) {
+  if (!hostAllowed(verdict.url.hostname, pushSettingsOf(c.get("space")).allowedHosts)) {
     throw invalidAt("endpoint", `'${verdict.url.hostname}' is not one of the space's push.allowedHosts`);
   }
 }
@@ -68,9 +68,9 @@ async function checkKey(p256dh: string): Promise<void> {
 async function subscribe(c: Context<AppEnv>, userId: string, subscription: z.infer<typeof subscriptionSchema>) {
   checkEndpoint(c, subscription.endpoint);
   await checkKey(subscription.keys.p256dh);
-  const stub = c.env.USERS.getByName(userObjectName(c.var.space.id, userId));
+  const stub = c.env.USERS.getByName(userObjectName(c.get("space").id, userId));
   const stored = (await stub.putPushSubscription({
-    spaceId: c.var.space.id,
+    spaceId: c.get("space").id,
     userId,
     subscription: { endpoint: subscription.endpoint, keys: subscription.keys },
   })) as "created" | "replaced" | "limit";
@@ -81,7 +81,7 @@ async function subscribe(c: Context<AppEnv>, userId: string, subscription: z.inf
 }
 
 async function unsubscribe(c: Context<AppEnv>, userId: string, endpoint: string) {
-  await c.env.USERS.getByName(userObjectName(c.var.space.id, userId)).deletePushSubscription(endpoint);
+  await c.env.USERS.getByName(userObjectName(c.get("space").id, userId)).deletePushSubscription(endpoint);
   return c.body(null, 204);
 }
 
@@ -108,8 +108,8 @@ export function registerMePushRoutes(app: OpenAPIHono<AppEnv>): void {
       responses: { 200: jsonContent(z.object({ vapidPublicKey: z.string(), allowedHosts: z.array(z.string()) }), "The space's VAPID public key"), 401: errorResponses[401] } }),
     async (c) => {
       await mine(c);
-      const keys = await vapidKeysOf(c.env.DB, c.var.config, c.var.space.id);
-      return c.json({ vapidPublicKey: keys.publicKey, allowedHosts: pushSettingsOf(c.var.space).allowedHosts }, 200);
+      const keys = await vapidKeysOf(c.env.DB, c.get("config"), c.get("space").id);
+      return c.json({ vapidPublicKey: keys.publicKey, allowedHosts: pushSettingsOf(c.get("space")).allowedHosts }, 200);
     },
   );
   app.openapi(
@@ -118,7 +118,7 @@ export function registerMePushRoutes(app: OpenAPIHono<AppEnv>): void {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     async (c): Promise<any> => {
       await mine(c);
-      return subscribe(c, c.var.userId, c.req.valid("json"));
+      return subscribe(c, c.get("userId"), c.req.valid("json"));
     },
   );
   app.openapi(
@@ -126,7 +126,7 @@ export function registerMePushRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { query: endpointQuery }, responses: { 204: { description: "Removed (or was not there)" }, ...errorResponses } }),
     async (c) => {
       await mine(c);
-      return unsubscribe(c, c.var.userId, c.req.valid("query").endpoint);
+      return unsubscribe(c, c.get("userId"), c.req.valid("query").endpoint);
     },
   );
 }

@@ -12,7 +12,7 @@ import { userObjectName, type AdminResult } from "../user/user-state";
 // its state with the space's cached programme, and maps the object's answers to HTTP.
 
 export function userStub(c: Context<AppEnv>, userId: string) {
-  return c.env.USERS.getByName(userObjectName(c.var.space.id, userId));
+  return c.env.USERS.getByName(userObjectName(c.get("space").id, userId));
 }
 
 /** The user's state (an empty one for a user never seen: reads never create) and the programme. */
@@ -22,7 +22,7 @@ export async function readUser(
 ): Promise<{ state: UserState; seen: boolean; programme: Programme; tokensNotBefore: number | null }> {
   const [snapshot, programme] = await Promise.all([
     userStub(c, userId).snapshot() as Promise<unknown> as Promise<{ state: UserState | null; tokensNotBefore: number | null }>,
-    programmeFor(c.env, c.var.space.id, c.var.config.definitionsTtlMs),
+    programmeFor(c.env, c.get("space").id, c.get("config").definitionsTtlMs),
   ]);
   const stored = snapshot.state;
   return { state: stored ?? emptyUserState(userId), seen: stored !== null, programme, tokensNotBefore: snapshot.tokensNotBefore };
@@ -46,11 +46,11 @@ export async function runAdminOp(c: Context<AppEnv>, userId: string, op: AdminOp
   // A POST's Idempotency-Key is kept by the user's object, with the operation (SPEC §5.1).
   const key = c.req.method === "POST" ? idempotencyKeyOf(c) : undefined;
   const result = (await userStub(c, userId).admin({
-    spaceId: c.var.space.id,
+    spaceId: c.get("space").id,
     userId,
     opId: newId("adm"),
     op,
-    definitionsTtlMs: c.var.config.definitionsTtlMs,
+    definitionsTtlMs: c.get("config").definitionsTtlMs,
     ...(key !== undefined ? { idempotency: { key, fingerprint: await requestFingerprint(c) } } : {}),
   })) as unknown as AdminResult;
   if ((result.kind === "applied" || result.kind === "refused") && result.replayed) c.header("Idempotent-Replayed", "true");

@@ -91,7 +91,7 @@ const revokeKeyRoute = createRoute({
 export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createKeyRoute, async (c) => {
     refuseIdempotencyKey(c);
-    const { row, secret } = await createApiKey(c.var.db, c.var.space.id, c.req.valid("json"));
+    const { row, secret } = await createApiKey(c.get("db"), c.get("space").id, c.req.valid("json"));
     c.header("Location", `/api/loyalty/admin/api-keys/${row.id}`);
     c.header("Cache-Control", "no-store");
     return c.json({ ...toView(row), secret }, 201);
@@ -100,18 +100,18 @@ export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(listKeysRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
     const list = "api-keys";
-    const rows = await listApiKeys(c.var.db, c.var.space.id, decodeCursor(cursor, list, c.var.space.id), limit);
-    return c.json(pageOf(rows, limit, toView, (row) => encodeCursor(list, c.var.space.id, row.id)), 200);
+    const rows = await listApiKeys(c.get("db"), c.get("space").id, decodeCursor(cursor, list, c.get("space").id), limit);
+    return c.json(pageOf(rows, limit, toView, (row) => encodeCursor(list, c.get("space").id, row.id)), 200);
   });
 
   app.openapi(getKeyRoute, async (c) => {
-    const row = await findApiKey(c.var.db, c.var.space.id, c.req.valid("param").id);
+    const row = await findApiKey(c.get("db"), c.get("space").id, c.req.valid("param").id);
     if (!row) throw new ApiError("not_found", "no such API key in this space");
     return c.json(toView(row), 200);
   });
 
   app.openapi(revokeKeyRoute, async (c) => {
-    const found = await revokeApiKey(c.env, c.var.db, c.var.space.id, c.req.valid("param").id);
+    const found = await revokeApiKey(c.env, c.get("db"), c.get("space").id, c.req.valid("param").id);
     if (!found) throw new ApiError("not_found", "no such API key in this space");
     return c.body(null, 204);
   });

@@ -29,13 +29,13 @@ const directoryQuery = listQuerySchema.extend({
 const membersQuery = listQuerySchema.extend({ q: directoryQuery.shape.q });
 
 async function directoryAnswer(c: Context<AppEnv>, query: Omit<DirectoryQuery, "after"> & { cursor?: string }, list: string) {
-  const space = c.var.space.id;
+  const space = c.get("space").id;
   const rows = await listDirectory(c.env.DB, space, { ...query, after: decodeCursor(query.cursor, list, space), limit: query.limit + 1 });
   return pageOf(rows, query.limit, (row: DirectoryUser) => row, (row) => encodeCursor(list, space, row.userId));
 }
 
 async function assertSegment(c: Context<AppEnv>, id: string, path: string): Promise<void> {
-  if (!(await findDefinition(c.var.db, c.var.space.id, "segments", id))) {
+  if (!(await findDefinition(c.get("db"), c.get("space").id, "segments", id))) {
     throw new ApiError("not_found", `no segment '${id}' in this space`, [{ path, message: "no such segment" }]);
   }
 }
@@ -46,7 +46,7 @@ async function assertSegment(c: Context<AppEnv>, id: string, path: string): Prom
  */
 export async function startRecomputeFor(c: Context<AppEnv>, definitions: string[], notify: boolean): Promise<string | null> {
   if (definitions.length === 0) return null;
-  const job = await startRecomputeJob(c.env, c.var.space.id, definitions, notify);
+  const job = await startRecomputeJob(c.env, c.get("space").id, definitions, notify);
   c.header("Loyalty-Job", job.id);
   return job.id;
 }
@@ -88,8 +88,8 @@ export function registerAudienceRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { query: listQuerySchema }, responses: { 200: jsonContent(pageSchema(jobSchema), "A page of jobs"), ...errorResponses } }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const space = c.var.space.id;
-      const rows = await listJobs(c.var.db, space, { before: decodeCursor(cursor, "jobs", space), limit: limit + 1 });
+      const space = c.get("space").id;
+      const rows = await listJobs(c.get("db"), space, { before: decodeCursor(cursor, "jobs", space), limit: limit + 1 });
       return c.json(pageOf(rows, limit, jobView, (row) => encodeCursor("jobs", space, row.id)), 200);
     },
   );
@@ -99,7 +99,7 @@ export function registerAudienceRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: z.object({ id: z.string().max(64) }) }, responses: { 200: jsonContent(jobSchema, "The job"), ...errorResponses } }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const row = await findJob(c.var.db, c.var.space.id, id);
+      const row = await findJob(c.get("db"), c.get("space").id, id);
       if (!row) throw new ApiError("not_found", `no job '${id}' in this space`);
       return c.json(jobView(row), 200);
     },

@@ -71,11 +71,11 @@ export function definitionView(row: DefinitionRow): Record<string, unknown> {
  */
 async function viewsOf(c: Context<AppEnv>, kind: DefinitionKind, rows: DefinitionRow[]): Promise<Array<Record<string, unknown>>> {
   if (kind === "segments") {
-    const counts = await memberCounts(c.env.DB, c.var.space.id, rows.map((r) => r.id));
+    const counts = await memberCounts(c.env.DB, c.get("space").id, rows.map((r) => r.id));
     return rows.map((row) => ({ ...definitionView(row), memberCount: counts.get(row.id) ?? 0 }));
   }
   if (kind === "products") {
-    const stock = await stockOf(c.env.DB, c.var.space.id, rows.map((r) => r.id));
+    const stock = await stockOf(c.env.DB, c.get("space").id, rows.map((r) => r.id));
     return rows.map((row) => {
       const held = stock.get(row.id);
       return { ...definitionView(row), stock: held ? held.remaining : (row.body.stock ?? null), redeemed: held?.redeemed ?? 0 };
@@ -107,14 +107,14 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
     async (c) => {
       const { limit, cursor, include } = c.req.valid("query");
       const list = include === "archived" ? `${kind}+archived` : kind;
-      const rows = await listDefinitions(c.var.db, c.var.space.id, kind, {
-        after: decodeCursor(cursor, list, c.var.space.id),
+      const rows = await listDefinitions(c.get("db"), c.get("space").id, kind, {
+        after: decodeCursor(cursor, list, c.get("space").id),
         limit,
         includeArchived: include === "archived",
       });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return c.json({ data: await viewsOf(c, kind, page), nextCursor: rows.length > limit && last ? encodeCursor(list, c.var.space.id, last.id) : null }, 200);
+      return c.json({ data: await viewsOf(c, kind, page), nextCursor: rows.length > limit && last ? encodeCursor(list, c.get("space").id, last.id) : null }, 200);
     },
   );
 
@@ -131,7 +131,7 @@ function registerKind(app: OpenAPIHono<AppEnv>, kind: DefinitionKind): void {
     createRoute({ method: "get", path: item, tags, security: adminSecurity, summary: `Read a ${kind} definition`,
       request: { params: idParams }, responses: { 200: one, ...errorResponses } }),
     async (c) => {
-      const row = await findDefinition(c.var.db, c.var.space.id, kind, c.req.valid("param").id);
+      const row = await findDefinition(c.get("db"), c.get("space").id, kind, c.req.valid("param").id);
       if (!row) throw new ApiError("not_found", `no ${kind} '${c.req.valid("param").id}' in this space`);
       c.header("ETag", etagOf(row.version));
       return c.json((await viewsOf(c, kind, [row]))[0]!, 200);

@@ -68,7 +68,7 @@ async function prepareItems(c: Context<AppEnv>, events: unknown[]): Promise<Item
       const parsed = eventInputSchema.safeParse(raw);
       if (!parsed.success) return { index, error: validationError(parsed.error) };
       try {
-        return { index, prepared: await prepareEvent(c.var.space, parsed.data, undefined) };
+        return { index, prepared: await prepareEvent(c.get("space"), parsed.data, undefined) };
       } catch (error) {
         if (error instanceof ApiError) return { index, error };
         throw error;
@@ -100,12 +100,12 @@ function byUser(items: Item[]): Map<string, Item[]> {
 export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(ingestRoute, async (c) => {
     const { dryRun, explain, async } = c.req.valid("query");
-    const prepared = await prepareEvent(c.var.space, c.req.valid("json"), c.req.header("idempotency-key"));
+    const prepared = await prepareEvent(c.get("space"), c.req.valid("json"), c.req.header("idempotency-key"));
     if (async) {
       await enqueueEvents(c.env, [prepared]);
       return c.json({ accepted: [prepared.event.id], rejected: [] }, 202);
     }
-    const [result] = await applyUserEvents(c.env, c.var.config, [prepared], { dryRun, explain });
+    const [result] = await applyUserEvents(c.env, c.get("config"), [prepared], { dryRun, explain });
     const answer = answerOf(prepared, result!);
     if ("error" in answer) throw answer.error;
     return c.json(answer.body as z.infer<typeof answerSchema>, answer.status);
@@ -114,7 +114,7 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(batchRoute, async (c) => {
     const { dryRun, explain, async } = c.req.valid("query");
     const items = await prepareItems(c, c.req.valid("json").events);
-    const problem = (error: ApiError) => problemOf(error, c.var.requestId);
+    const problem = (error: ApiError) => problemOf(error, c.get("requestId"));
     const rejected = items.filter((i) => i.error).map((i) => ({ index: i.index, error: problem(i.error!) }));
     if (async) {
       const accepted = items.filter((i) => i.prepared).map((i) => i.prepared!);
@@ -125,7 +125,7 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
       i.error ? { index: i.index, eventId: null, status: i.error.status, error: problem(i.error) } : { index: i.index },
     );
     await bounded([...byUser(items).values()], USER_PARALLELISM, async (group) => {
-      const answers = await applyUserEvents(c.env, c.var.config, group.map((i) => i.prepared!), { dryRun, explain });
+      const answers = await applyUserEvents(c.env, c.get("config"), group.map((i) => i.prepared!), { dryRun, explain });
       group.forEach((item, n) => {
         const answer = answerOf(item.prepared!, answers[n]!);
         results[item.index] =

@@ -45,7 +45,7 @@ function deliveryView(row: DeliveryRow) {
 }
 
 async function endpointOf(c: Context<AppEnv>, id: string) {
-  const endpoint = await findDefinition(c.var.db, c.var.space.id, "webhooks", id);
+  const endpoint = await findDefinition(c.get("db"), c.get("space").id, "webhooks", id);
   if (!endpoint) throw new ApiError("not_found", `no webhook '${id}' in this space`);
   return endpoint;
 }
@@ -59,8 +59,8 @@ export function registerOutboundRoutes(app: OpenAPIHono<AppEnv>): void {
       const { limit, cursor, status } = c.req.valid("query");
       await endpointOf(c, id);
       const list = `deliveries:${id}:${status ?? ""}`;
-      const rows = await listDeliveries(c.env.DB, c.var.space.id, id, { status, before: decodeCursor(cursor, list, c.var.space.id), limit: limit + 1 });
-      return c.json(pageOf(rows, limit, deliveryView, (row) => encodeCursor(list, c.var.space.id, `${row.createdAt}|${row.id}`)), 200);
+      const rows = await listDeliveries(c.env.DB, c.get("space").id, id, { status, before: decodeCursor(cursor, list, c.get("space").id), limit: limit + 1 });
+      return c.json(pageOf(rows, limit, deliveryView, (row) => encodeCursor(list, c.get("space").id, `${row.createdAt}|${row.id}`)), 200);
     },
   );
 
@@ -69,7 +69,7 @@ export function registerOutboundRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: deliveryParams }, responses: { 200: jsonContent(deliverySchema, "The delivery"), ...errorResponses } }),
     async (c) => {
       const { id, deliveryId } = c.req.valid("param");
-      const row = await findDelivery(c.env.DB, c.var.space.id, deliveryId);
+      const row = await findDelivery(c.env.DB, c.get("space").id, deliveryId);
       if (!row || row.endpointId !== id) throw new ApiError("not_found", `no delivery '${deliveryId}' for webhook '${id}'`);
       const attempts = (await attemptsOf(c.env.DB, deliveryId)).map((a) => ({ ...a, at: iso(a.at) }));
       return c.json({ ...deliveryView(row), attempts }, 200);
@@ -82,7 +82,7 @@ export function registerOutboundRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: deliveryParams }, responses: { 202: jsonContent(anyObject, "Queued"), ...errorResponses } }),
     async (c) => {
       const { id, deliveryId } = c.req.valid("param");
-      const row = await findDelivery(c.env.DB, c.var.space.id, deliveryId);
+      const row = await findDelivery(c.env.DB, c.get("space").id, deliveryId);
       if (!row || row.endpointId !== id) throw new ApiError("not_found", `no delivery '${deliveryId}' for webhook '${id}'`);
       if (row.message === null) throw new ApiError("conflict", "the delivery's payload is no longer kept; it cannot be replayed");
       await setDeliveryStatus(c.env.DB, deliveryId, "pending", null, Date.now());
@@ -100,11 +100,11 @@ export function registerOutboundRoutes(app: OpenAPIHono<AppEnv>): void {
       const endpoint = await endpointOf(c, id);
       const secret = newWebhookSecret();
       const now = Date.now();
-      const sealed = await seal(secret, webhookSecretContext(c.var.space.id, id), c.var.config.signingKeySecret);
-      await c.var.db
+      const sealed = await seal(secret, webhookSecretContext(c.get("space").id, id), c.get("config").signingKeySecret);
+      await c.get("db")
         .update(definitions)
         .set({ secret: sealed, previousSecret: endpoint.secret, previousSecretUntil: now + ROTATION_OVERLAP_MS, updatedAt: now })
-        .where(and(eq(definitions.spaceId, c.var.space.id), eq(definitions.kind, "webhooks"), eq(definitions.id, id)))
+        .where(and(eq(definitions.spaceId, c.get("space").id), eq(definitions.kind, "webhooks"), eq(definitions.id, id)))
         .run();
       return c.json({ secret, previousSecretExpiresAt: iso(now + ROTATION_OVERLAP_MS) }, 200);
     },

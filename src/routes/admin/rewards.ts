@@ -28,14 +28,14 @@ export function registerRewardRoutes(app: OpenAPIHono<AppEnv>): void {
       responses: { 200: jsonContent(poolSchema, "The pool"), ...errorResponses } }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const product = await findDefinition(c.var.db, c.var.space.id, "products", id);
+      const product = await findDefinition(c.get("db"), c.get("space").id, "products", id);
       if (!product || product.archivedAt !== null) throw new ApiError("not_found", `no product '${id}' in this space`);
       if (product.body.type !== "reward") {
         throw new ApiError("invalid_definition", `'${id}' is a ${String(product.body.type)}: code pools belong to rewards`, [
           { path: "path.id", message: "not a reward" },
         ]);
       }
-      const pool = await addCodes(c.env.DB, c.var.space.id, id, [...new Set(c.req.valid("json").codes)]);
+      const pool = await addCodes(c.env.DB, c.get("space").id, id, [...new Set(c.req.valid("json").codes)]);
       return c.json({ product: id, ...pool }, 200);
     },
   );

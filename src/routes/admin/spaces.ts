@@ -87,43 +87,43 @@ const rotateRoute = createRoute({
 
 export function registerSpaceRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createSpaceRoute, async (c) => {
-    const space = await createSpace(c.var.db, c.var.config, c.req.valid("json"));
-    await activeSigningKey(c.var.db, space, c.var.config);
+    const space = await createSpace(c.get("db"), c.get("config"), c.req.valid("json"));
+    await activeSigningKey(c.get("db"), space, c.get("config"));
     c.header("Location", `/api/loyalty/admin/spaces/${space.slug}`);
     c.header("ETag", etagOf(space.version));
-    return c.json(toSpaceView(space, c.var.config), 201);
+    return c.json(toSpaceView(space, c.get("config")), 201);
   });
 
   app.openapi(listSpacesRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, "spaces", "*");
-    const rows = await listSpaces(c.var.db, after, limit);
+    const rows = await listSpaces(c.get("db"), after, limit);
     return c.json(
-      pageOf(rows, limit, (row) => toSpaceView(row, c.var.config), (row) => encodeCursor("spaces", "*", row.slug)),
+      pageOf(rows, limit, (row) => toSpaceView(row, c.get("config")), (row) => encodeCursor("spaces", "*", row.slug)),
       200,
     );
   });
 
   app.openapi(getSpaceRoute, async (c) => {
     // The stored row: the middleware's may be the isolate's cached one (DEFINITIONS_TTL_MS).
-    const space = await findSpaceById(c.var.db, c.var.space.id);
+    const space = await findSpaceById(c.get("db"), c.get("space").id);
     if (!space) throw new ApiError("not_found", "the space no longer exists");
     c.header("ETag", etagOf(space.version));
-    return c.json(toSpaceView(space, c.var.config), 200);
+    return c.json(toSpaceView(space, c.get("config")), 200);
   });
 
   app.openapi(patchSpaceRoute, async (c) => {
     // Patch the stored row, not the per-isolate cached one the middleware resolved.
-    const current = await findSpaceById(c.var.db, c.var.space.id);
+    const current = await findSpaceById(c.get("db"), c.get("space").id);
     if (!current) throw new ApiError("not_found", "the space no longer exists");
     const patch = c.req.valid("json") as Record<string, unknown>;
-    const updated = await patchSpace(c.var.db, c.var.config, current, patch, c.req.header("if-match"));
+    const updated = await patchSpace(c.get("db"), c.get("config"), current, patch, c.req.header("if-match"));
     c.header("ETag", etagOf(updated.version));
-    return c.json(toSpaceView(updated, c.var.config), 200);
+    return c.json(toSpaceView(updated, c.get("config")), 200);
   });
 
   app.openapi(rotateRoute, async (c) => {
-    const { active, retired } = await rotateSigningKey(c.var.db, c.var.space, c.var.config);
+    const { active, retired } = await rotateSigningKey(c.get("db"), c.get("space"), c.get("config"));
     return c.json(
       {
         kid: active.kid,

@@ -37,7 +37,7 @@ export function registerUserTokenRoutes(app: OpenAPIHono<AppEnv>): void {
     refuseIdempotencyKey(c);
     const { userId } = c.req.valid("param");
     const { ttlSeconds } = c.req.valid("json");
-    const { token, expiresAt } = await mintUserToken(c.var.db, c.var.space, c.var.config, userId, ttlSeconds);
+    const { token, expiresAt } = await mintUserToken(c.get("db"), c.get("space"), c.get("config"), userId, ttlSeconds);
     c.header("Cache-Control", "no-store");
     return c.json({ token, expiresAt: iso(expiresAt) }, 201);
   });

@@ -116,8 +116,8 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       const generation = (await userStub(c, userId).erase()) as number;
       // The object is empty now; the directory forgets the user too (a tombstone of the new
       // generation, so a directory update still in the queue cannot bring them back).
-      await eraseFromDirectory(c.env.DB, c.var.space.id, userId, generation, Date.now());
-      await forgetUserPayloads(c.env.DB, c.var.space.id, userId);
+      await eraseFromDirectory(c.env.DB, c.get("space").id, userId, generation, Date.now());
+      await forgetUserPayloads(c.env.DB, c.get("space").id, userId);
       return c.body(null, 204);
     },
   );
@@ -130,7 +130,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { userId, metric } = c.req.valid("param");
       const { amount, reason } = c.req.valid("json");
-      const principal = c.var.principal;
+      const principal = c.get("principal");
       const applied = await runAdminOp(c, userId, {
         op: "adjust",
         metric,

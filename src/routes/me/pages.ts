@@ -16,7 +16,7 @@ export const pageQuery = z.object({
 type PageQuery = z.infer<typeof pageQuery>;
 
 function before(c: Context<AppEnv>, list: string, cursor: string | undefined): number | undefined {
-  const after = decodeCursor(cursor, list, c.var.space.id);
+  const after = decodeCursor(cursor, list, c.get("space").id);
   return after === undefined ? undefined : Number(after);
 }
 
@@ -25,7 +25,7 @@ export async function ledgerPage(c: Context<AppEnv>, userId: string, metric: str
   const rows = (await userStub(c, userId).ledger(metric, query.limit + 1, before(c, list, query.cursor))) as LedgerEntry[];
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
-  return { data: page, nextCursor: rows.length > query.limit && last ? encodeCursor(list, c.var.space.id, String(last.seq)) : null };
+  return { data: page, nextCursor: rows.length > query.limit && last ? encodeCursor(list, c.get("space").id, String(last.seq)) : null };
 }
 
 export async function activityPage(c: Context<AppEnv>, userId: string, query: PageQuery) {
@@ -33,5 +33,5 @@ export async function activityPage(c: Context<AppEnv>, userId: string, query: Pa
   const rows = (await userStub(c, userId).activity(query.limit + 1, before(c, list, query.cursor))) as unknown as ActivityEntry[];
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
-  return { data: page, nextCursor: rows.length > query.limit && last ? encodeCursor(list, c.var.space.id, String(last.seq)) : null };
+  return { data: page, nextCursor: rows.length > query.limit && last ? encodeCursor(list, c.get("space").id, String(last.seq)) : null };
 }

@@ -23,10 +23,10 @@ const get = <P extends string>(path: P, summary: string) => ({ method: "get" as 
 /** The caller's own state; 401 token_revoked for a token older than the user's erasure. */
 export async function mine(c: Context<AppEnv>) {
   c.header("Cache-Control", "private, no-store");
-  const read = await readUser(c, c.var.userId);
+  const read = await readUser(c, c.get("userId"));
   // After an erasure, tokens issued before it stop working (SPEC §3.3, §7). `iat` has
   // second granularity, so a token from the erasure's own second is refused too (safe side).
-  const issuedAt = c.var.tokenIssuedAt;
+  const issuedAt = c.get("tokenIssuedAt");
   if (read.tokensNotBefore !== null && (issuedAt === undefined || issuedAt <= Math.floor(read.tokensNotBefore / 1000))) {
     throw new ApiError("token_revoked", "this token was issued before the user's data was erased", [], { "WWW-Authenticate": "Bearer" });
   }
@@ -47,13 +47,13 @@ export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { state, programme } = await mine(c);
       const rewards = [...programme.products.entries()].filter(([, p]) => p.type === "reward" && p.price !== null).map(([id]) => id);
-      return c.json({ data: catalogView(programme, state, await cachedStock(c.env.DB, c.var.space.id, rewards)) }, 200);
+      return c.json({ data: catalogView(programme, state, await cachedStock(c.env.DB, c.get("space").id, rewards)) }, 200);
     },
   );
 
   app.openapi(createRoute({ ...get("/", "The caller's profile"), responses: { 200: jsonContent(anyObject, "The caller"), 401: errorResponses[401] } }), async (c) => {
     const { state, programme } = await mine(c);
-    return c.json({ ...profileView(programme, state, c.var.space.publicAttributes, Date.now()), space: c.var.space.slug }, 200);
+    return c.json({ ...profileView(programme, state, c.get("space").publicAttributes, Date.now()), space: c.get("space").slug }, 200);
   });
 
   app.openapi(createRoute({ ...get("/metrics", "Balances"), responses: { 200: listOf("Balances and lifetime totals"), 401: errorResponses[401] } }), async (c) => {
@@ -76,7 +76,7 @@ export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
       const { programme } = await mine(c);
       const { id } = c.req.valid("param");
       if (!programme.metrics.has(id)) throw new ApiError("not_found", `no metric '${id}'`);
-      return c.json(await ledgerPage(c, c.var.userId, id, c.req.valid("query")), 200);
+      return c.json(await ledgerPage(c, c.get("userId"), id, c.req.valid("query")), 200);
     },
   );
 
@@ -133,7 +133,7 @@ export function registerProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({ ...get("/activity", "The caller's recent outcomes"), request: { query: pageQuery }, responses: { 200: jsonContent(anyObject, "A page of activity"), 401: errorResponses[401] } }),
     async (c) => {
       await mine(c);
-      return c.json(await activityPage(c, c.var.userId, c.req.valid("query")), 200);
+      return c.json(await activityPage(c, c.get("userId"), c.req.valid("query")), 200);
     },
   );
 }

@@ -47,7 +47,7 @@ export function registerDocsRoutes(app: OpenAPIHono<AppEnv>): void {
   // Built on the first request (every route is registered by then), once per isolate.
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
   app.get("/api/loyalty/openapi.json", (c) =>
-    c.json((document ??= withExamples(withDefinitionSchemas(app.getOpenAPI31Document(DOCUMENT), c.var.config)))),
+    c.json((document ??= withExamples(withDefinitionSchemas(app.getOpenAPI31Document(DOCUMENT), c.get("config"))))),
   );
   app.get("/api/loyalty/docs", (c) => {
     c.header("Content-Security-Policy", "default-src 'self' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com");

@@ -34,15 +34,15 @@ const byRequestRoute = createRoute({
 });
 
 async function answerJwks(c: Context<AppEnv>, slug: string) {
-  const space: SpaceRow | undefined = await findSpaceBySlug(c.var.db, c.var.config, slug);
+  const space: SpaceRow | undefined = await findSpaceBySlug(c.get("db"), c.get("config"), slug);
   if (!space) throw new ApiError("not_found", `no space '${slug}'`);
-  const jwks = await publicJwks(c.var.db, space, c.var.config);
+  const jwks = await publicJwks(c.get("db"), space, c.get("config"));
   c.header("Cache-Control", "public, max-age=300");
   c.header("Access-Control-Allow-Origin", "*");
   return c.json(jwks, 200);
 }
 
 export function registerJwksRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(bySlugRoute, (c) => answerJwks(c, namedSpaceSlug(c.req.raw, c.var.config, c.req.valid("param").slug)!));
-  app.openapi(byRequestRoute, (c) => answerJwks(c, namedSpaceSlug(c.req.raw, c.var.config) ?? "default"));
+  app.openapi(bySlugRoute, (c) => answerJwks(c, namedSpaceSlug(c.req.raw, c.get("config"), c.req.valid("param").slug)!));
+  app.openapi(byRequestRoute, (c) => answerJwks(c, namedSpaceSlug(c.req.raw, c.get("config")) ?? "default"));
 }
