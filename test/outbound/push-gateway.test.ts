@@ -8,6 +8,7 @@ import type { UserState } from "../../src/user/user-state";
 import { call, type TestSpace, uniqueSlug } from "../helpers/harness";
 import { browserSubscription, defineOrderPush, pushEffect } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
+import { until } from "../helpers/isolation";
 import { ADMIN, adminOf, errorPaths, expectProblemReply, freshAdmin, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
 
 // Push gateway mode (SPEC §8.2, §8.3; docs/decisions.md "Outbound"): a space with
@@ -21,15 +22,6 @@ import { ADMIN, adminOf, errorPaths, expectProblemReply, freshAdmin, reply, uniq
 vi.setConfig({ testTimeout: 60_000 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() > end) return v;
-    await sleep(100);
-  }
-}
 
 const DEFAULT_PUSH_HOSTS = ["fcm.googleapis.com", "*.push.services.mozilla.com", "*.notify.windows.com", "*.push.apple.com"];
 const DEFAULT_CONTACT = "mailto:loyalty@example.com";

@@ -3,6 +3,7 @@ import { jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import { defineOrderPush, pushEffect } from "../helpers/push";
 import { runQueue, type QueueResult } from "../helpers/queue";
+import { until } from "../helpers/isolation";
 import { call, createKey, type TestSpace } from "../helpers/harness";
 import { ADMIN, ME, errorPaths, expectProblemReply, freshAdmin, meGet, reply, uniqueUser, type Admin, type Reply } from "../helpers/users-api";
 
@@ -18,15 +19,6 @@ vi.setConfig({ testTimeout: 60_000 });
 const DEFAULT_PUSH_HOSTS = ["fcm.googleapis.com", "*.push.services.mozilla.com", "*.notify.windows.com", "*.push.apple.com"];
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() > end) return v;
-    await sleep(100);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // base64url and bytes
