@@ -74,10 +74,28 @@ export function newApp(): OpenAPIHono<AppEnv> {
     if (error instanceof HTTPException && error.status < 500) {
       return problemResponse(new ApiError(codeForStatus(error.status), error.message || "bad request"), requestId);
     }
+    if (durableObjectFailed(error)) {
+      log(c.env, "error", "durable_object_failed", { requestId, path: c.req.path, error: String(error) });
+      return problemResponse(
+        new ApiError("unavailable", "the state this request needs could not be reached; send it again (an event id or Idempotency-Key makes the retry count once)", [], { "Retry-After": "1" }),
+        requestId,
+      );
+    }
     log(c.env, "error", "unhandled", { requestId, path: c.req.path, error: String(error), stack: (error as Error).stack });
     return problemResponse(new ApiError("internal_error", "something went wrong; quote the requestId when reporting it"), requestId);
   });
   return app;
+}
+
+/**
+ * A call to a Durable Object failed in the runtime rather than in our code: the object
+ * was reset (it could not start, or was restarted mid-call), is overloaded, or the
+ * runtime marks the error as retryable. Such a call is transient: 503, never a 500.
+ */
+function durableObjectFailed(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const flags = error as { durableObjectReset?: unknown; overloaded?: unknown; retryable?: unknown };
+  return flags.durableObjectReset === true || flags.overloaded === true || flags.retryable === true;
 }
 
 function codeForStatus(status: number): ErrorCode {

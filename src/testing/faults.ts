@@ -12,6 +12,8 @@ import type { Env } from "../env";
 // string comparison (condition 1 fails first).
 
 export const FAULTS = {
+  /** The object's next start (its constructor) throws once after the migrations: a transient start failure. */
+  "do.start": "the user's object fails to start",
   /** Inside an event's transactionSync, after the state and ledger rows, before the outbox rows. */
   "do.transaction": "the user's storage fails mid-event",
   /** flushOutbox → DELIVERIES.sendBatch throws (nothing was sent). */
@@ -40,6 +42,18 @@ export function faultArmed(env: Env, sql: SqlStorage, name: FaultName): boolean 
 /** Throws `InjectedFault` if `name` is armed. */
 export function injectFault(env: Env, sql: SqlStorage, name: FaultName): void {
   if (faultArmed(env, sql, name)) throw new InjectedFault(name);
+}
+
+/** Armings of `do.start` that already fired in this isolate: each fires once, so a retry reaches the object. */
+const startFaultsFired = new Set<string>();
+
+/** Throws `InjectedFault("do.start")` on the first start of this object after the switch was armed. */
+export function injectStartFault(env: Env, sql: SqlStorage, objectId: string): void {
+  if (env.TEST_FAULT_INJECTION !== "on") return;
+  const arming = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, faultKey("do.start")).toArray()[0]?.value;
+  if (arming === undefined || startFaultsFired.has(`${objectId}:${arming}`)) return;
+  startFaultsFired.add(`${objectId}:${arming}`);
+  throw new InjectedFault("do.start");
 }
 
 export class InjectedFault extends Error {
@@ -72,7 +86,8 @@ export function reservationDb(env: Env, sql: SqlStorage): D1Database {
 
 /** Arms `name` in an object's storage (tests only: called inside runInDurableObject). */
 export function armFault(sql: SqlStorage, name: FaultName): void {
-  sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')`, faultKey(name));
+  // A new value per arming: a one-shot switch (do.start) fires once per arming.
+  sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, faultKey(name), crypto.randomUUID());
 }
 
 export function disarmFault(sql: SqlStorage, name: FaultName): void {

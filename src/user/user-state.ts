@@ -15,7 +15,7 @@ import { confirmReservations, releaseReservation, reserve, restockReservation } 
 import { programmeFor } from "./programme-cache";
 import { directoryChanged, directoryEntryOf, type DirectoryEntry, type DirectoryUpdate } from "../directory/entry";
 import { UserStorage, type ActivityEntry, type LedgerEntry, type OutboxQueue, type RedemptionRow } from "./storage";
-import { faultArmed, injectFault, reservationDb } from "../testing/faults";
+import { faultArmed, injectFault, injectStartFault, reservationDb } from "../testing/faults";
 
 // One object per (space, user): the single writer of that user's loyalty state (SPEC
 // §1.2). It is thin: it loads state, asks the pure engine, and stores the result — state,
@@ -125,7 +125,10 @@ export class UserState extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.storage = new UserStorage(ctx.storage.sql);
-    ctx.blockConcurrencyWhile(async () => this.storage.migrate((fn) => ctx.storage.transactionSync(fn)));
+    ctx.blockConcurrencyWhile(async () => {
+      this.storage.migrate((fn) => ctx.storage.transactionSync(fn));
+      injectStartFault(env, ctx.storage.sql, ctx.id.toString()); // test-only (src/testing/faults.ts)
+    });
   }
 
   async schemaVersion(): Promise<number> {

@@ -650,6 +650,48 @@ describe("(d) a webhook receiver that times out", () => {
   });
 });
 
+describe("(e) the user's object fails to start", () => {
+  it("every route that reaches the object answers 503 unavailable with Retry-After, nothing stored; the retry applies once", async () => {
+    const admin = await fresh();
+    await admin.define("campaigns", "earn", onEvent("buy", [{ type: "metric.add", metric: "points", amount: 5 }]));
+    const userId = uniqueUser("e");
+    expect((await admin.event({ id: `e-buy-1-${userId}`, userId, type: "buy" })).status).toBe(201);
+    const before = { holdings: await admin.holdings(userId), ledger: await admin.ledger(userId) };
+
+    // Armed, then the object is restarted: its next start throws once (as a storage that
+    // cannot be opened does), which resets it. The Worker sees the stub's call fail.
+    for (const [i, call] of [
+      () => admin.event({ id: `e-buy-2-${userId}`, userId, type: "buy" }),
+      () => admin.adjust(userId, 7, { "Idempotency-Key": `e-adj-${userId}` }),
+      () => admin.user(userId),
+    ].entries()) {
+      await arm(admin, userId, "do.start");
+      await restart(admin, userId);
+      const failed = await call();
+      expectProblemReply(failed, 503, "unavailable");
+      expect(failed.headers.get("retry-after"), `call ${i}`).toBe("1");
+      expect(failed.text).not.toContain("injected");
+      injected("do.start");
+      await disarm(admin, userId, "do.start");
+    }
+    expect(await admin.holdings(userId)).toEqual(before.holdings);
+    expect(await admin.ledger(userId)).toEqual(before.ledger);
+
+    // The retries reach the object: each applied once.
+    expect((await admin.event({ id: `e-buy-2-${userId}`, userId, type: "buy" })).status).toBe(201);
+    expect((await admin.event({ id: `e-buy-2-${userId}`, userId, type: "buy" })).status).toBe(200);
+    expect((await admin.adjust(userId, 7, { "Idempotency-Key": `e-adj-${userId}` })).status).toBe(201);
+    expect(await admin.holdings(userId)).toMatchObject({ balance: 17, lifetime: 17 });
+    expectConsistent(await userIssues(admin, userId));
+    recovered("do.start", 3);
+  });
+});
+
+/** Ends the object's current run (as an eviction or a deploy does): its next call starts it anew. */
+async function restart(admin: Client, userId: string): Promise<void> {
+  await runInDurableObject(admin.stub(userId), (_i: UserState, state) => state.abort("restart")).catch(() => undefined);
+}
+
 describe("the switches themselves", () => {
   it("fire only for the user armed, only with TEST_FAULT_INJECTION on; the receiver timeout is 15 s without it", async () => {
     const admin = await fresh();
