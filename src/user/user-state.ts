@@ -96,6 +96,8 @@ export type IngestResult =
 /** Event type that makes a test build fail mid-transaction (only with TEST_FAULT_INJECTION). */
 export const FAULT_EVENT_TYPE = "test.fault";
 const OUTBOX_RETRY_MS = 10_000;
+/** Activity past its retention goes within this long (SPEC §5.7 keeps it for days). */
+const ACTIVITY_PRUNE_EVERY_MS = 60_000;
 /** Streak timers fire within a minute after their due time (the end of the grace window). */
 const TIMER_JITTER_MS = 60_000;
 const OUTBOX_BATCH_BYTES = 200_000;
@@ -119,6 +121,14 @@ export class UserState extends DurableObject<Env> {
   private readonly storage: UserStorage;
   /** Whether meta already names this object's space and user (written with its first commit). */
   private identityRecorded = false;
+  /**
+   * Whether this run of the object has set the alarm to the earliest timer. Every change of
+   * a timer is followed by syncAlarm, so after the first one a commit that moved no timer
+   * need not compare them again; a run that crashed in between starts with false.
+   */
+  private alarmSynced = false;
+  /** When this run of the object last pruned activity (commit). */
+  private activityPrunedAt = -Infinity;
   /** Memory is only a cache of storage (SPEC STYLE): dropped whenever a write fails. */
   private cached: UserStateDocument | undefined;
 
@@ -156,9 +166,11 @@ export class UserState extends DurableObject<Env> {
   }
 
   private async ingestLocked(request: IngestRequest): Promise<IngestResult> {
-    const erasedAt = this.storage.meta("tokensNotBefore");
-    if (request.async && erasedAt && Date.parse(request.event.occurredAt) < Number(erasedAt)) {
-      return { kind: "dropped" }; // queued before an erasure: it belongs to the erased user
+    if (request.async) {
+      const erasedAt = this.storage.meta("tokensNotBefore");
+      if (erasedAt && Date.parse(request.event.occurredAt) < Number(erasedAt)) {
+        return { kind: "dropped" }; // queued before an erasure: it belongs to the erased user
+      }
     }
     const seen = this.storage.seenEvent(request.idHash, request.bodyHash);
     if (seen) {
@@ -203,7 +215,8 @@ export class UserState extends DurableObject<Env> {
     let result = evaluate();
     const answers = new Map<string, ReservationAnswer>();
     const reserved = new Map<string, string>();
-    for (let round = 0; round < MAX_RESERVATION_ROUNDS && result.needs.length > 0; round++) {
+    let round = 0;
+    for (; round < MAX_RESERVATION_ROUNDS && result.needs.length > 0; round++) {
       // Takes an earlier attempt left pending (D1 took them but answered an error, so they
       // were never applied) are settled first: under the lock nothing else is between
       // reserving and committing, so this is what the alarm would do. Otherwise their hold
@@ -230,7 +243,8 @@ export class UserState extends DurableObject<Env> {
       }
       result = evaluate(answers);
     }
-    if (reserved.size === 0) await this.refreshReservationTimer(); // all refused: nothing to watch
+    // All refused: nothing to watch. (No round, as for most events: nothing was recorded.)
+    if (round > 0 && reserved.size === 0) await this.refreshReservationTimer();
     return { result, reserved };
   }
 
@@ -324,6 +338,8 @@ export class UserState extends DurableObject<Env> {
   ): Promise<void> {
     const at = new Date(now).toISOString();
     let enqueued = result.outbox.length > 0;
+    let pruned = false;
+    let timerMoved = false;
     this.ctx.storage.transactionSync(() => {
       this.storage.saveState(result.state, result.campaignChanges);
       if (!this.identityRecorded) {
@@ -337,14 +353,22 @@ export class UserState extends DurableObject<Env> {
       // Streak settlement once the grace window has passed (never earlier: the period could
       // not be settled yet), plus up to a minute of jitter so users do not all wake at once.
       const due = nextStreakTimer(programme, result.state, now);
-      this.storage.setTimer("streaks", due === null ? null : due + this.timerJitter());
-      // Bounded retention (SPEC §5.7): costs nothing when there is nothing to prune (see pruneActivity).
-      this.storage.pruneActivity(now, configOf(this.env).activityRetentionMs);
+      const streakTimer = due === null ? null : due + this.timerJitter();
+      timerMoved = streakTimer !== this.storage.timer("streaks");
+      if (timerMoved) this.storage.setTimer("streaks", streakTimer);
+      // Bounded retention (SPEC §5.7), checked at most once a minute per run of the object:
+      // the statement costs little when nothing expired, but it ran on every event.
+      if (Math.abs(now - this.activityPrunedAt) >= ACTIVITY_PRUNE_EVERY_MS) {
+        this.storage.pruneActivity(now, configOf(this.env).activityRetentionMs);
+        pruned = true;
+      }
     });
     // The stored rows now hold the changes; the cached map takes them in place.
     this.cached = adoptCampaignChanges(result);
     this.identityRecorded = true;
-    await this.syncAlarm();
+    if (pruned) this.activityPrunedAt = now;
+    // The alarm follows the earliest timer: only the streak timer can have moved here.
+    if (timerMoved || !this.alarmSynced) await this.syncAlarm();
     if (enqueued) await this.flushOutbox();
   }
 
@@ -382,11 +406,14 @@ export class UserState extends DurableObject<Env> {
   }
 
   private async syncAlarm(): Promise<void> {
+    this.alarmSynced = false; // until the alarm was written (a failed write leaves it false)
     const due = this.storage.earliestTimer();
     // Most events leave the earliest timer where it was: write the alarm only when it moves.
-    if (due === (await this.ctx.storage.getAlarm())) return;
-    if (due === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(due);
+    if (due !== (await this.ctx.storage.getAlarm())) {
+      if (due === null) await this.ctx.storage.deleteAlarm();
+      else await this.ctx.storage.setAlarm(due);
+    }
+    this.alarmSynced = true;
   }
 
   /**
