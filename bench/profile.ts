@@ -32,7 +32,7 @@ const rootKey = `root_profile_${Date.now()}`;
 const stateDir = mkdtempSync(path.join(tmpdir(), "loyalty-profile-"));
 const child = spawn(process.execPath, [path.join(root, "scripts/start.mjs"), "--inspector-port", String(inspectorPort)], {
   cwd: root,
-  env: { ...process.env, PORT: String(port), ADMIN_ROOT_KEY: rootKey, LOYALTY_STATE_DIR: stateDir, LOG_LEVEL: "warn" },
+  env: { ...process.env, PORT: String(port), ADMIN_ROOT_KEY: rootKey, LOYALTY_STATE_DIR: stateDir, LOG_LEVEL: "warn", WRANGLER_LOG: "warn" },
   stdio: ["ignore", "ignore", "inherit"],
   detached: true,
 });
