@@ -71,9 +71,20 @@ export interface IngestOptions {
 /** An event checked, normalised and fingerprinted, ready for its user's object. */
 export type PreparedEvent = Omit<IngestRequest, "dryRun" | "explain" | "definitionsTtlMs" | "async">;
 
-export type IngestAnswer =
-  | { status: 201 | 200; body: { eventId: string; userId: string; duplicate: boolean; outcome: unknown } }
-  | { status: 409 | 503; error: ApiError };
+/** An applied or duplicate event's answer; the outcome is the object's JSON text (see IngestResult). */
+export interface EventAnswer {
+  eventId: string;
+  userId: string;
+  duplicate: boolean;
+  outcomeJson: string | null;
+}
+
+export type IngestAnswer = { status: 201 | 200; body: EventAnswer } | { status: 409 | 503; error: ApiError };
+
+/** The answer's JSON text, `{ eventId, userId, duplicate, outcome }`, with the outcome's text as the object wrote it. */
+export function eventAnswerJson(a: EventAnswer): string {
+  return `{"eventId":${JSON.stringify(a.eventId)},"userId":${JSON.stringify(a.userId)},"duplicate":${a.duplicate},"outcome":${a.outcomeJson ?? "null"}}`;
+}
 
 /**
  * Validates what the schema cannot (the id may come from `Idempotency-Key`; occurredAt
@@ -109,9 +120,9 @@ export function answerOf(prepared: PreparedEvent, result: IngestResult): IngestA
   const { id } = prepared.event;
   switch (result.kind) {
     case "applied":
-      return { status: 201, body: { eventId: id, userId: prepared.userId, duplicate: false, outcome: result.outcome } };
+      return { status: 201, body: { eventId: id, userId: prepared.userId, duplicate: false, outcomeJson: result.outcomeJson } };
     case "duplicate":
-      return { status: 200, body: { eventId: id, userId: prepared.userId, duplicate: true, outcome: result.outcome } };
+      return { status: 200, body: { eventId: id, userId: prepared.userId, duplicate: true, outcomeJson: result.outcomeJson } };
     case "id_reused":
       return {
         status: 409,

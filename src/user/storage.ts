@@ -54,15 +54,19 @@ const OUTCOME_DICTIONARY = encoder.encode(
   ].join(""),
 );
 
-function packOutcome(outcome: Outcome): ArrayBuffer {
-  const packed = deflateRawSync(encoder.encode(JSON.stringify(outcome)), { dictionary: OUTCOME_DICTIONARY });
+/** An outcome's JSON text, deflated: how activity keeps it. */
+function packOutcome(outcomeJson: string): ArrayBuffer {
+  const packed = deflateRawSync(encoder.encode(outcomeJson), { dictionary: OUTCOME_DICTIONARY });
   return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
 }
 
-function unpackOutcome(stored: StoredOutcome): Outcome {
-  if (typeof stored === "string") return JSON.parse(stored) as Outcome;
-  return JSON.parse(decoder.decode(inflateRawSync(new Uint8Array(stored), { dictionary: OUTCOME_DICTIONARY }))) as Outcome;
+/** A stored outcome's JSON text (rows written before outcomes were deflated hold the text). */
+function unpackOutcomeJson(stored: StoredOutcome): string {
+  if (typeof stored === "string") return stored;
+  return decoder.decode(inflateRawSync(new Uint8Array(stored), { dictionary: OUTCOME_DICTIONARY }));
 }
+
+const unpackOutcome = (stored: StoredOutcome): Outcome => JSON.parse(unpackOutcomeJson(stored)) as Outcome;
 
 /**
  * A seen event's hashes as stored: the id's 16 bytes (a collision would drop an event, so
@@ -432,19 +436,22 @@ export class UserStorage {
     return total;
   }
 
-  recordActivity(eventId: string, type: string, occurredAt: string, at: number, outcome: Outcome): void {
+  /** `outcome` as the object or as its JSON text (an event has the text already, for its answer). */
+  recordActivity(eventId: string, type: string, occurredAt: string, at: number, outcome: Outcome | string): void {
     this.sql.exec(
       `INSERT INTO activity (event_id, type, occurred_at, at, outcome) VALUES (?, ?, ?, ?, ?)`,
       eventId,
       type,
       occurredAt,
       at,
-      packOutcome(outcome),
+      packOutcome(typeof outcome === "string" ? outcome : JSON.stringify(outcome)),
     );
   }
 
-  outcomeOf(eventId: string): Outcome | null {
-    return this.activityOf(eventId)?.outcome ?? null;
+  /** The JSON text of the event's outcome while its activity entry is kept. */
+  outcomeJsonOf(eventId: string): string | null {
+    const row = this.sql.exec<{ outcome: StoredOutcome }>(`SELECT outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId).toArray()[0];
+    return row ? unpackOutcomeJson(row.outcome) : null;
   }
 
   activity(limit: number, before?: number): ActivityEntry[] {

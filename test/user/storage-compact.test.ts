@@ -178,7 +178,7 @@ describe("stored outcomes with a preset dictionary", () => {
       storage.recordActivity("new", "visit", "2027-01-01T00:00:00.000Z", 2, outcome as never);
       sql.exec(`INSERT INTO activity (event_id, type, occurred_at, at, outcome) VALUES ('before', 'visit', '2027-01-01T00:00:00.000Z', 1, ?)`, plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength));
       const bytes = sql.exec<{ bytes: number }>(`SELECT length(outcome) AS bytes FROM activity WHERE event_id = 'new'`).one().bytes;
-      return { bytes, newOne: storage.outcomeOf("new"), before: storage.outcomeOf("before") };
+      return { bytes, newOne: JSON.parse(storage.outcomeJsonOf("new")!), before: JSON.parse(storage.outcomeJsonOf("before")!) };
     });
     expect(result.newOne).toEqual(outcome);
     expect(result.before).toEqual(outcome);

@@ -182,7 +182,7 @@ describe("stored outcomes", () => {
       sql.exec(`INSERT INTO activity (event_id, type, occurred_at, at, outcome) VALUES ('old', 'visit', '2026-11-01T00:00:00.000Z', 1, ?)`, JSON.stringify({ legacy: true }));
       storage.recordActivity("new", "buy", "2026-11-26T00:00:00.000Z", 2, outcome);
       const stored = sql.exec<{ type: string; bytes: number }>(`SELECT typeof(outcome) AS type, length(outcome) AS bytes FROM activity WHERE event_id = 'new'`).one();
-      return { stored, newOne: storage.outcomeOf("new"), oldOne: storage.outcomeOf("old"), listed: storage.activity(10).map((a) => a.outcome) };
+      return { stored, newOne: JSON.parse(storage.outcomeJsonOf("new")!), oldOne: JSON.parse(storage.outcomeJsonOf("old")!), listed: storage.activity(10).map((a) => a.outcome) };
     });
     expect(result.newOne).toEqual(outcome);
     expect(result.oldOne).toEqual({ legacy: true });

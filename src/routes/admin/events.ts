@@ -5,7 +5,7 @@ import type { AppEnv } from "../../http/context";
 import { ApiError, problemOf } from "../../errors";
 import { validationError } from "../../http/validation";
 import { enqueueEvents } from "../../events/async";
-import { answerOf, applyUserEvents, eventInputSchema, prepareEvent, type PreparedEvent } from "../../events/ingest";
+import { answerOf, applyUserEvents, eventAnswerJson, eventInputSchema, prepareEvent, type PreparedEvent } from "../../events/ingest";
 import { adminSecurity, errorResponses, jsonRequestBody, jsonContent } from "../common";
 
 // Event ingestion (SPEC §5.1): one event or a batch, applied synchronously in each user's
@@ -108,7 +108,9 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
     const [result] = await applyUserEvents(c.env, c.get("config"), [prepared], { dryRun, explain });
     const answer = answerOf(prepared, result!);
     if ("error" in answer) throw answer.error;
-    return c.json(answer.body as z.infer<typeof answerSchema>, answer.status);
+    // The outcome's text goes out as the user's object wrote it (see IngestResult). The
+    // text is answerSchema's JSON, which the route's typing cannot see in a string.
+    return c.body(eventAnswerJson(answer.body), answer.status, { "Content-Type": "application/json" }) as never;
   });
 
   app.openapi(batchRoute, async (c) => {
@@ -131,7 +133,13 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
         results[item.index] =
           "error" in answer
             ? { index: item.index, eventId: item.prepared!.event.id, status: answer.status, error: problem(answer.error) }
-            : { index: item.index, eventId: answer.body.eventId, status: answer.status, outcome: answer.body.outcome, duplicate: answer.body.duplicate };
+            : {
+                index: item.index,
+                eventId: answer.body.eventId,
+                status: answer.status,
+                outcome: answer.body.outcomeJson === null ? null : JSON.parse(answer.body.outcomeJson),
+                duplicate: answer.body.duplicate,
+              };
       });
     });
     return c.json({ results }, 200);
