@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { decodeProtectedHeader, exportSPKI, importJWK, type JWK } from "jose";
+import { decodeJwt, decodeProtectedHeader, exportSPKI, importJWK, type JWK } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, createSpace, expectProblem, json, me, mintToken, uniqueSlug, type TestSpace } from "../helpers/harness";
 import {
@@ -141,9 +141,12 @@ describe("GET /api/loyalty/me: a token remembered after its first verification",
     const space = await createSpace();
     const token = await mintToken(space, "clock", 60);
     await expectMe(token, space, "clock");
-    vi.setSystemTime(Date.now() + 60_000 + 59_000);
+    // From the token's own exp (whole seconds), not from "now": the first request may take
+    // a second on a loaded machine.
+    const expMs = decodeJwt(token).exp! * 1000;
+    vi.setSystemTime(expMs + 59_000);
     await expectMe(token, space, "clock"); // within the tolerance
-    vi.setSystemTime(Date.now() + 2_000);
+    vi.setSystemTime(expMs + 61_000);
     await expectTokenRefused(await me(token, space.slug), token, "token_expired");
   });
 
