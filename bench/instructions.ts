@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -18,9 +18,13 @@ import { eventBody, eventTypesOf, generateProgramme } from "./programme";
 // Each phase sends N requests one at a time with counting switched on only around them;
 // reported: millions of instructions per request on the main thread of the Worker's
 // workerd (the Worker, its Durable Objects and its queue consumers share that thread) and
-// of wrangler's proxy, whose process answers on the instance's port.
+// of wrangler's proxy, whose process answers on the instance's port. The user token is
+// rate-limited at 100 a minute (SPEC §10): keep --count at most ~90 for the /me phase.
+// `--keep DIR` keeps the Worker's dump of each phase (`callgrind_annotate DIR/<phase>.callgrind`).
 
-const { values } = parseArgs({ options: { count: { type: "string", default: "100" }, rounds: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: { count: { type: "string", default: "100" }, rounds: { type: "string", default: "3" }, keep: { type: "string" } },
+});
 const N = Number(values.count);
 const ROUNDS = Number(values.rounds);
 
@@ -46,8 +50,12 @@ function workerdProcesses(port: number): Map<number, "proxy" | "worker"> {
   return found;
 }
 
-/** Main-thread instructions per request of each process in the phase just dumped (dump files are numbered per process). */
-function countsOfDump(processes: Map<number, "proxy" | "worker">): Record<string, number> {
+/**
+ * Main-thread instructions per request of each process in the phase just dumped (dump
+ * files are numbered per process). With --keep DIR the worker's dump of each phase is kept
+ * there for callgrind_annotate.
+ */
+function countsOfDump(processes: Map<number, "proxy" | "worker">, phase: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const file of readdirSync(scratch)) {
     const match = /^cg\.(\d+)\.\d+-01$/.exec(file);
@@ -55,6 +63,10 @@ function countsOfDump(processes: Map<number, "proxy" | "worker">): Record<string
     if (!role) continue;
     const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(path.join(scratch, file), "utf8"));
     counts[role] = Number(((Number(total?.[1] ?? 0)) / N / 1e6).toFixed(2));
+    if (values.keep && role === "worker") {
+      mkdirSync(values.keep, { recursive: true });
+      copyFileSync(path.join(scratch, file), path.join(values.keep, `${phase.replace(/[^a-z0-9]+/gi, "-")}.callgrind`));
+    }
   }
   for (const file of readdirSync(scratch)) if (/^cg\.\d+\.\d+/.test(file)) rmSync(path.join(scratch, file));
   return counts;
@@ -80,18 +92,29 @@ try {
     });
     if (response.status !== 201) throw new Error(`event: ${response.status} ${await response.text()}`);
   };
+  // A reader: one event, then a token for the User API (GET /me reads its own state).
+  const seeded = await admin("/events", { method: "POST", body: JSON.stringify(eventBody(types, 0, "reader")) });
+  if (seeded.status !== 201) throw new Error(`reader: ${seeded.status} ${await seeded.text()}`);
+  const minted = await admin("/users/reader/token", { method: "POST", body: "{}" });
+  if (minted.status !== 201) throw new Error(`token: ${minted.status} ${await minted.text()}`);
+  const token = ((await minted.json()) as { token: string }).token;
+  const me = async () => {
+    const response = await fetch(`${instance.baseUrl}/api/loyalty/me`, { headers: { authorization: `Bearer ${token}`, "accept-encoding": "identity" } });
+    if (response.status !== 200) throw new Error(`/me: ${response.status} ${await response.text()}`);
+  };
   const health = async () => void (await fetch(`${instance.baseUrl}/api/loyalty/health`, { headers: { "accept-encoding": "identity" } }).then((r) => r.arrayBuffer()));
-  for (let i = 0; i < 50; i++) await Promise.all([health(), event(i, "hot")]); // compiled before counting
+  for (let i = 0; i < 50; i++) await Promise.all([health(), event(i, "hot"), ...(i < 10 ? [me()] : [])]); // compiled before counting
 
   const phase = async (name: string, request: (i: number) => Promise<void>) => {
     for (const pid of processes.keys()) callgrind("--zero", String(pid)), callgrind("--instr=on", String(pid));
     for (let i = 0; i < N; i++) await request(i);
     for (const pid of processes.keys()) callgrind("--dump", String(pid)), callgrind("--instr=off", String(pid));
-    return { phase: name, ...countsOfDump(processes) };
+    return { phase: name, ...countsOfDump(processes, name) };
   };
   const rows = [await phase("health", () => health())];
   for (let r = 1; r <= ROUNDS; r++) rows.push(await phase(`event, hot user (round ${r})`, (i) => event(r * 100_000 + i, "hot")));
   rows.push(await phase("event, new user", (i) => event(900_000 + i, `new-${i}`)));
+  rows.push(await phase("GET /me", () => me()));
   console.log(`\nMillions of instructions per request, main thread (${N} requests a phase, one at a time)`);
   console.table(rows);
 } finally {
