@@ -450,7 +450,7 @@ export class UserStorage {
 
   /** The JSON text of the event's outcome while its activity entry is kept. */
   outcomeJsonOf(eventId: string): string | null {
-    const row = this.sql.exec<{ outcome: StoredOutcome }>(`SELECT outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId).toArray()[0];
+    const row = this.activityRowOf(eventId);
     return row ? unpackOutcomeJson(row.outcome) : null;
   }
 
@@ -526,10 +526,15 @@ export class UserStorage {
 
   /** The event's activity entry while it is kept. */
   activityOf(eventId: string): { occurredAt: string; outcome: Outcome } | null {
-    const row = this.sql
+    const row = this.activityRowOf(eventId);
+    return row ? { occurredAt: row.occurred_at, outcome: unpackOutcome(row.outcome) } : null;
+  }
+
+  /** The event's newest activity row while it is kept. */
+  private activityRowOf(eventId: string): { occurred_at: string; outcome: StoredOutcome } | undefined {
+    return this.sql
       .exec<{ occurred_at: string; outcome: StoredOutcome }>(`SELECT occurred_at, outcome FROM activity WHERE event_id = ? ORDER BY seq DESC LIMIT 1`, eventId)
       .toArray()[0];
-    return row ? { occurredAt: row.occurred_at, outcome: unpackOutcome(row.outcome) } : null;
   }
 
   reversal(eventId: string): unknown {
