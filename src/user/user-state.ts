@@ -568,7 +568,7 @@ export class UserState extends DurableObject<Env> {
       const done = JSON.parse(this.storage.meta("jobsDone") ?? "[]") as Array<[string, "changed" | "unchanged"]>;
       const before = done.find(([jobId]) => jobId === request.jobId);
       if (before) return { kind: before[1] };
-      const state = this.cached ?? this.storage.loadState();
+      const state = this.stored();
       if (!state) return { kind: "skipped" }; // never seen, or erased since the page was read
       try {
         const programme = await programmeFor(this.env, request.spaceId, request.definitionsTtlMs);
@@ -595,7 +595,17 @@ export class UserState extends DurableObject<Env> {
   /** What a read needs: the state (null for a user never seen) and the erasure tombstone. */
   async snapshot(): Promise<{ state: UserStateDocument | null; tokensNotBefore: number | null }> {
     const tokensNotBefore = this.storage.meta("tokensNotBefore");
-    return { state: this.cached ?? this.storage.loadState() ?? null, tokensNotBefore: tokensNotBefore ? Number(tokensNotBefore) : null };
+    return { state: this.stored() ?? null, tokensNotBefore: tokensNotBefore ? Number(tokensNotBefore) : null };
+  }
+
+  /**
+   * The stored state, kept in memory once loaded: an object woken by a read (after ten
+   * seconds idle the runtime evicts it) is often read again, and loading parses the state
+   * document and every campaign row. Reads do not take the lock, which is safe: what they
+   * load is what storage holds, and a write that fails drops the copy.
+   */
+  private stored(): UserStateDocument | undefined {
+    return (this.cached ??= this.storage.loadState());
   }
 
   /**
@@ -669,7 +679,7 @@ export class UserState extends DurableObject<Env> {
       else await this.refreshReservationTimer();
       const due = this.storage.timer("streaks");
       const spaceId = this.storage.spaceId();
-      const state = this.cached ?? this.storage.loadState();
+      const state = this.stored();
       if (due !== null && due <= now && spaceId && state) {
         try {
           await this.settleStreaks(spaceId, state, now);
@@ -698,7 +708,7 @@ export class UserState extends DurableObject<Env> {
 
   /** The user's state, or null for a user never seen (reads never create a user). */
   async getState(): Promise<UserStateDocument | null> {
-    return this.cached ?? this.storage.loadState() ?? null;
+    return this.stored() ?? null;
   }
 
   async ledger(metric: string, limit: number, before?: number): Promise<LedgerEntry[]> {

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { UserState } from "../../src/user/user-state";
-import { freshAdmin, uniqueUser, type Admin } from "../helpers/users-api";
+import { freshAdmin, meGet, uniqueUser, type Admin } from "../helpers/users-api";
 
 // What an event's commit does besides the state (src/user/user-state.ts, commit): activity
 // past its retention is pruned at most once a minute per run of the object, and the alarm
@@ -100,5 +100,50 @@ describe("the alarm follows the timers", () => {
     await admin.apply({ id: "b1", userId, type: "buy" });
     expect(await streakTimerOf(admin, userId)).toBe(second);
     expect(await alarmOf(admin, userId)).toBe(second);
+  });
+});
+
+describe("the state a read loads stays in memory, and in step with storage", () => {
+  /** Whether this run of the user's object holds the state in memory (its private `cached`). */
+  const inMemory = async (admin: Admin, userId: string) =>
+    runInDurableObject(admin.stub(userId), (instance: UserState) => (instance as unknown as { cached?: unknown }).cached !== undefined);
+  const restart = async (admin: Admin, userId: string) =>
+    runInDurableObject(admin.stub(userId), (_i: UserState, state) => state.abort("restart")).catch(() => undefined);
+
+  it("a read after a restart loads the state once and keeps it; events, adjustments and erasure after it are seen", async () => {
+    const admin = await withPoints();
+    const userId = uniqueUser("cache");
+    await admin.apply({ id: "b1", userId, type: "buy" });
+    await restart(admin, userId);
+    expect(await inMemory(admin, userId)).toBe(false);
+
+    // Before this change a read left memory empty, so every read parsed the state again.
+    const token = await admin.token(userId);
+    const me = await meGet(admin.space, token);
+    expect(me.status, me.text).toBe(200);
+    expect(me.body.metrics).toEqual([{ metric: "points", balance: 1 }]);
+    expect(await inMemory(admin, userId)).toBe(true);
+
+    // Writes after a read replace what the read kept.
+    await admin.apply({ id: "b2", userId, type: "buy" });
+    expect(await admin.balance(userId, "points")).toBe(2);
+    expect((await admin.adjust(userId, "points", { amount: 5, reason: "goodwill" })).status).toBe(201);
+    expect((await meGet(admin.space, token)).body.metrics).toEqual([{ metric: "points", balance: 7 }]);
+
+    // Erasure empties memory with storage: the next read finds no user.
+    expect((await admin.deleteUser(userId)).status).toBe(204);
+    expect(await inMemory(admin, userId)).toBe(false);
+    const after = await admin.user(userId);
+    expect(after.status, after.text).toBe(404);
+  });
+
+  it("a read of a user never seen keeps nothing and creates nothing", async () => {
+    const admin = await withPoints();
+    const userId = uniqueUser("never");
+    const me = await meGet(admin.space, await admin.token(userId));
+    expect(me.status, me.text).toBe(200);
+    expect(me.body.metrics).toEqual([{ metric: "points", balance: 0 }]);
+    expect(await inMemory(admin, userId)).toBe(false);
+    expect((await admin.user(userId)).status).toBe(404);
   });
 });
