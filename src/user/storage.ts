@@ -510,12 +510,19 @@ export class UserStorage {
 
   /**
    * The ledger entries an event's cascade wrote, oldest first (a reversal's own entries
-   * carry the reversal's id). A scan of the whole ledger: reversals are rare, and an
-   * index on every entry of a ledger kept forever would cost more than it saves.
+   * carry the reversal's id). No index: one on every entry of a ledger kept forever would
+   * cost more than it saves for reversals, which are rare. One commit writes all of an
+   * event's entries, so they are consecutive: the walk back from the newest entry stops
+   * at the first entry before them, and reversing a recent event (a refund) reads only
+   * the newest blocks, however long the ledger.
    */
   ledgerOfEvent(eventId: string): ReversibleEntry[] {
-    const rows = [...this.ledgerRowsDescending()].filter((r) => r.event_id === eventId && r.reverses === null).reverse();
-    return rows.map((r) => ({
+    const rows: LedgerRow[] = [];
+    for (const row of this.ledgerRowsDescending()) {
+      if (row.event_id === eventId && row.reverses === null) rows.push(row);
+      else if (rows.length > 0) break;
+    }
+    return rows.reverse().map((r) => ({
       id: `led_${r.seq}`,
       metric: r.metric as string,
       delta: r.delta as number,

@@ -99,6 +99,28 @@ describe("the ledger in blocks", () => {
     expect(result.straddling.length).toBeGreaterThan(1);
   });
 
+  it("an event's entries for a reversal are read back from the newest block only as far as the event", async () => {
+    const events = draftEvents(120);
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const storage = new UserStorage(state.storage.sql);
+      events.forEach((entries, i) => storage.appendLedger(entries, new Date(Date.UTC(2027, 0, 1) + i * 60_000 + 5).toISOString()));
+      // The oldest sealed block made unreadable: a walk that reached it would throw.
+      state.storage.sql.exec(`UPDATE ledger_blocks SET entries = X'00FF00FF' WHERE first_seq = 1`);
+      const recent = storage.ledgerOfEvent("e110").map((e) => e.id);
+      let oldest: string;
+      try {
+        storage.ledgerOfEvent("e2");
+        oldest = "read";
+      } catch {
+        oldest = "threw";
+      }
+      return { recent, oldest };
+    });
+    expect(result.recent).toEqual(modelOf(events).filter((e) => e.source.eventId === "e110").map((e) => e.id).reverse());
+    expect(result.recent.length).toBeGreaterThan(0);
+    expect(result.oldest).toBe("threw"); // the corruption is real: only the early stop avoids it
+  });
+
   it("an object with a ledger of rows (before blocks) keeps them: numbering continues, pages run from the blocks into the rows", async () => {
     const older = draftEvents(30);
     const newer = draftEvents(50, 30);
