@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { benchHttp, type HttpResult } from "./http";
+import { machine } from "./machine";
 
 // `npm run bench:ablation`: how much of the ingestion ratio the user's object's own work
 // costs. It runs the HTTP bench twice in one go: on this repository, then on a copy of it
@@ -12,7 +13,8 @@ import { benchHttp, type HttpResult } from "./http";
 // object. Under `wrangler dev` the Worker and every Durable Object share one JavaScript
 // thread, so what the object does is paid by the Worker's throughput; the copy's ratio is
 // the ceiling that the rest of the path sets on ingestion, whatever the object costs.
-// The copy is deleted afterwards; nothing in src/ knows about it.
+// The copy is deleted afterwards; nothing in src/ knows about it. The runs are written to
+// bench/ablation.json.
 
 const { values } = parseArgs({ options: { duration: { type: "string", default: "15" } } });
 const duration = Number(values.duration);
@@ -59,3 +61,8 @@ console.table(
     errors: r.errors + noop[i]!.errors,
   })),
 );
+writeFileSync(
+  path.join(root, "bench/ablation.json"),
+  `${JSON.stringify({ when: new Date().toISOString(), machine: machine(), durationSeconds: duration, service: real, objectDoesNothing: noop, ratios: { service: Object.fromEntries(realRatios), objectDoesNothing: Object.fromEntries(noopRatios) } }, null, 2)}\n`,
+);
+console.log("written to bench/ablation.json");

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { benchEngine, type EngineResult } from "./engine";
 import { benchHttp, HTTP_CAMPAIGNS, HTTP_STATE_PARENT, type HttpResult } from "./http";
+import { machine } from "./machine";
 
 // `npm run bench` (issue 9): the engine in Node, the HTTP API on a real `npm start`, and a
 // user's storage after a simulated year — one table, and bench/results.json with the
@@ -65,7 +65,7 @@ const results = {
   },
   when: new Date().toISOString(),
   quick,
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: machine(),
   engine: {
     runs: engine,
     ratioLargestToSmallest: ratio(engine.at(-1)!.eventsPerSecond, engine[0]!.eventsPerSecond),
