@@ -84,8 +84,8 @@ try {
   const key = ((await created.json()) as { secret: string }).secret;
   // Without accept-encoding the answers are not gzipped, as for the bench's autocannon
   // (wrangler emulates Cloudflare's compression for clients that ask for it).
-  const event = async (i: number, userId: string) => {
-    const response = await fetch(`${instance.baseUrl}/api/loyalty/admin/events`, {
+  const event = async (i: number, userId: string, query = "") => {
+    const response = await fetch(`${instance.baseUrl}/api/loyalty/admin/events${query}`, {
       method: "POST",
       headers: { ...headers, authorization: `Bearer ${key}` },
       body: JSON.stringify(eventBody(types, i, userId)),
@@ -113,6 +113,8 @@ try {
   };
   const rows = [await phase("health", () => health())];
   for (let r = 1; r <= ROUNDS; r++) rows.push(await phase(`event, hot user (round ${r})`, (i) => event(r * 100_000 + i, "hot")));
+  // The same events evaluated but not committed (dryRun): the difference is the transaction.
+  rows.push(await phase("event, hot user, dry run", (i) => event(800_000 + i, "hot", "?dryRun=true")));
   rows.push(await phase("event, new user", (i) => event(900_000 + i, `new-${i}`)));
   rows.push(await phase("GET /me", () => me()));
   console.log(`\nMillions of instructions per request, main thread (${N} requests a phase, one at a time)`);
