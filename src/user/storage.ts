@@ -54,9 +54,19 @@ const OUTCOME_DICTIONARY = encoder.encode(
   ].join(""),
 );
 
+/**
+ * Deflate's state for one outcome, sized to it. By default zlib sets up a 32 KiB window
+ * and a 32 Ki-entry hash (~256 KiB, zeroed for every call), which cost as much as the
+ * compression of a ~5 KiB outcome itself. An 8 KiB window still holds the dictionary and
+ * all of a typical outcome (the benchmark's: 5.3 KiB on average, 8 KiB at most, deflated
+ * to the same bytes); a larger outcome compresses a little less. Inflating needs no
+ * change: a 32 KiB window reads any smaller one.
+ */
+const OUTCOME_DEFLATE = { dictionary: OUTCOME_DICTIONARY, windowBits: 13, memLevel: 6 };
+
 /** An outcome's JSON text, deflated: how activity keeps it. */
 function packOutcome(outcomeJson: string): ArrayBuffer {
-  const packed = deflateRawSync(encoder.encode(outcomeJson), { dictionary: OUTCOME_DICTIONARY });
+  const packed = deflateRawSync(encoder.encode(outcomeJson), OUTCOME_DEFLATE);
   return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
 }
 
@@ -88,8 +98,8 @@ function sameBytes(a: ArrayBuffer, b: ArrayBuffer): boolean {
 /**
  * The ledger is append-only and kept forever, and its entries repeat metric, reason,
  * campaign and event ids. So it is stored in blocks of LEDGER_BLOCK_ROWS entries: the
- * newest block is open, one JSON row (`ledger_open`) an event rewrites in place (one row
- * written per event instead of one per entry); a full block is sealed, deflated to about
+ * newest block is open, one JSON row (`ledger_open`) to which an event appends its
+ * entries as text (one row written per event instead of one per entry); a full block is sealed, deflated to about
  * a seventh, and appended to `ledger_blocks` (bench/README.md has the numbers). The open
  * block has a table of its own: rewritten among sealed ones, its growth would split their
  * pages and leave them mostly empty. Ledgers written before blocks keep their rows in
@@ -101,13 +111,15 @@ const LEDGER_BLOCK_ROWS = 64;
 type LedgerRow = Record<string, string | number | null>;
 const LEDGER_COLUMNS = ["seq", "metric", "delta", "requested", "balance_after", "reason", ...LEDGER_SOURCE_COLUMNS.map(([, column]) => column), "occurred_at", "at"];
 type BlockEntries = Array<Array<string | number | null>>;
+/** The open block while entries are appended: its first seq, how many ledger_open holds, and the new ones. */
+type OpenBlock = { first: number; stored: number; added: BlockEntries };
 
 /** A block's entries: the open block's JSON text, or a sealed block's deflated JSON. */
 function blockEntries(stored: string | ArrayBuffer): BlockEntries {
   return JSON.parse(typeof stored === "string" ? stored : decoder.decode(inflateRawSync(new Uint8Array(stored)))) as BlockEntries;
 }
 
-function sealBlock(entries: BlockEntries): ArrayBuffer {
+function deflateBlock(entries: BlockEntries): ArrayBuffer {
   const packed = deflateRawSync(encoder.encode(JSON.stringify(entries)));
   return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
 }
@@ -378,25 +390,40 @@ export class UserStorage {
   appendLedger(entries: LedgerEntryDraft[], at: string): void {
     if (entries.length === 0) return;
     const atMs = Date.parse(at);
-    const open = this.sql.exec<{ first_seq: number; entries: string }>(`SELECT first_seq, entries FROM ledger_open WHERE id = 1`).toArray()[0];
-    let block = open ? { first: open.first_seq, entries: blockEntries(open.entries) } : undefined;
-    let seq = block ? (block.entries[block.entries.length - 1]![0] as number) : this.lastSealedSeq();
+    // The open block is appended to as text, counted by SQLite: reading it into JavaScript
+    // to parse and stringify it again on every event cost more than the rest of the append.
+    const open = this.sql
+      .exec<{ first_seq: number; size: number }>(`SELECT first_seq, json_array_length(entries) AS size FROM ledger_open WHERE id = 1`)
+      .toArray()[0];
+    // `stored`: how many of the block's entries are already in ledger_open; `added`: the new ones.
+    let block: OpenBlock | undefined = open ? { first: open.first_seq, stored: open.size, added: [] } : undefined;
+    let seq = open ? open.first_seq + open.size - 1 : this.lastSealedSeq();
     for (const e of entries) {
       seq += 1;
-      if (!block || block.entries.length >= LEDGER_BLOCK_ROWS) {
-        if (block) {
-          this.sql.exec(`INSERT INTO ledger_blocks (first_seq, last_seq, entries) VALUES (?, ?, ?)`, block.first, seq - 1, sealBlock(block.entries));
-        }
-        block = { first: seq, entries: [] };
+      if (!block || block.stored + block.added.length >= LEDGER_BLOCK_ROWS) {
+        if (block) this.sealBlock(block, seq - 1);
+        block = { first: seq, stored: 0, added: [] };
       }
       const row: LedgerRow = {
         seq, metric: e.metric, delta: e.delta, requested: e.requested ?? null, balance_after: e.balanceAfter, reason: e.reason,
         ...Object.fromEntries(LEDGER_SOURCE_COLUMNS.map(([key, column]) => [column, e.source[key] ?? null])),
         occurred_at: Date.parse(e.occurredAt), at: atMs,
       };
-      block.entries.push(LEDGER_COLUMNS.map((column) => row[column] ?? null));
+      block.added.push(LEDGER_COLUMNS.map((column) => row[column] ?? null));
     }
-    this.sql.exec(`INSERT OR REPLACE INTO ledger_open (id, first_seq, entries) VALUES (1, ?, ?)`, block!.first, JSON.stringify(block!.entries));
+    const added = JSON.stringify(block!.added);
+    if (block!.stored > 0) {
+      // "[a,b]" + "[c]" is "[a,b,c]": the stored array loses its "]" and takes the new entries.
+      this.sql.exec(`UPDATE ledger_open SET entries = substr(entries, 1, length(entries) - 1) || ',' || ? WHERE id = 1`, added.slice(1));
+    } else {
+      this.sql.exec(`INSERT OR REPLACE INTO ledger_open (id, first_seq, entries) VALUES (1, ?, ?)`, block!.first, added);
+    }
+  }
+
+  /** A full open block (what ledger_open holds of it, then the entries added) deflated into ledger_blocks. */
+  private sealBlock(block: OpenBlock, lastSeq: number): void {
+    const stored = block.stored > 0 ? blockEntries(this.sql.exec<{ entries: string }>(`SELECT entries FROM ledger_open WHERE id = 1`).one().entries) : [];
+    this.sql.exec(`INSERT INTO ledger_blocks (first_seq, last_seq, entries) VALUES (?, ?, ?)`, block.first, lastSeq, deflateBlock([...stored, ...block.added]));
   }
 
   /** The last entry's seq when no block is open: the last sealed block's, else the rows' of an older ledger. */

@@ -99,6 +99,48 @@ describe("the ledger in blocks", () => {
     expect(result.straddling.length).toBeGreaterThan(1);
   });
 
+  it("one event with more entries than a block seals the open block, a whole block of its own, and opens the next", async () => {
+    const small = draftEvents(25); // 50 entries: an open block holding 50
+    const big = [draftEvents(75, 25).flat().map((e) => ({ ...e, source: { ...e.source, eventId: "big" } }))]; // 150 entries at once
+    const after = draftEvents(3, 100);
+    const events = [...small, ...big, ...after];
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const storage = new UserStorage(state.storage.sql);
+      events.forEach((entries, i) => storage.appendLedger(entries, new Date(Date.UTC(2027, 0, 1) + i * 60_000 + 5).toISOString()));
+      const sql = state.storage.sql;
+      return {
+        blocks: sql.exec<{ first: number; last: number }>(`SELECT first_seq AS first, last_seq AS last FROM ledger_blocks ORDER BY first_seq`).toArray(),
+        open: sql.exec<{ first: number; entries: string }>(`SELECT first_seq AS first, entries FROM ledger_open`).one(),
+        points: pagesOf(storage, "points", 11).flat(),
+        big: storage.ledgerOfEvent("big").map((e) => e.id),
+      };
+    });
+    const model = modelOf(events);
+    const total = model.length;
+    expect(result.blocks.map((b) => [b.first, b.last])).toEqual([[1, 64], [65, 128], [129, 192]]);
+    // The open block's text, appended to in place, is still the JSON of its entries.
+    const open = JSON.parse(result.open.entries) as unknown[][];
+    expect(result.open.first).toBe(193);
+    expect(open.map((e) => e[0])).toEqual(Array.from({ length: total - 192 }, (_, i) => 193 + i));
+    expect(result.points).toEqual(model.filter((e) => e.metric === "points"));
+    expect(result.big).toEqual(model.filter((e) => e.source.eventId === "big").map((e) => e.id).reverse());
+    expect(result.big.length).toBe(150);
+  });
+
+  it("entries whose text is not ASCII are appended to the open block's text exactly", async () => {
+    const reasons = ["Geschenk für 🎉 Fans", "返金", "plain", "naïve \"quoted\" \\ reason"];
+    const events = draftEvents(12).map((entries, i) => entries.map((e) => ({ ...e, reason: reasons[i % reasons.length]! })));
+    const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
+      const storage = new UserStorage(state.storage.sql);
+      events.forEach((entries, i) => storage.appendLedger(entries, new Date(Date.UTC(2027, 0, 1) + i * 60_000 + 5).toISOString()));
+      return { points: pagesOf(storage, "points", 5).flat(), xp: pagesOf(storage, "xp", 5).flat() };
+    });
+    const model = modelOf(events);
+    expect(result.points).toEqual(model.filter((e) => e.metric === "points"));
+    expect(result.xp).toEqual(model.filter((e) => e.metric === "xp"));
+    expect(new Set(result.points.map((e) => e.reason))).toEqual(new Set(reasons));
+  });
+
   it("an event's entries for a reversal are read back from the newest block only as far as the event", async () => {
     const events = draftEvents(120);
     const result = await runInDurableObject(stubFor(), (_i: UserState, state) => {
