@@ -99,11 +99,11 @@ function sameBytes(a: ArrayBuffer, b: ArrayBuffer): boolean {
  * The ledger is append-only and kept forever, and its entries repeat metric, reason,
  * campaign and event ids. So it is stored in blocks of LEDGER_BLOCK_ROWS entries: the
  * newest block is open, one JSON row (`ledger_open`) to which an event appends its
- * entries as text (one row written per event instead of one per entry); a full block is sealed, deflated to about
- * a seventh, and appended to `ledger_blocks` (bench/README.md has the numbers). The open
- * block has a table of its own: rewritten among sealed ones, its growth would split their
- * pages and leave them mostly empty. Ledgers written before blocks keep their rows in
- * `ledger`, read as the oldest part.
+ * entries as text (one row written per event instead of one per entry); a full block is
+ * sealed, deflated to about a seventh, and appended to `ledger_blocks` (bench/README.md
+ * has the numbers). The open block has a table of its own: rewritten among sealed ones,
+ * its growth would split their pages and leave them mostly empty. Ledgers written before
+ * blocks keep their rows in `ledger`, read as the oldest part.
  */
 const LEDGER_BLOCK_ROWS = 64;
 
