@@ -24,6 +24,25 @@ const nonNegativeInt = (fallback: number) =>
       return n;
     });
 
+/** What a [[ratelimits]] binding is set to, as "requests/seconds" (the binding allows 10 or 60 s). */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSeconds: number;
+}
+const rateLimitPolicy = (fallback: RateLimitPolicy) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): RateLimitPolicy => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const match = /^(\d{1,9})\/(10|60)$/.exec(v.trim());
+      if (!match || Number(match[1]) < 1) {
+        ctx.addIssue({ code: "custom", message: `not "requests/seconds" with 10 or 60 seconds: ${v}` });
+        return z.NEVER;
+      }
+      return { limit: Number(match[1]), windowSeconds: Number(match[2]) };
+    });
+
 const configSchema = z.object({
   PUBLIC_BASE_URL: optionalText.transform((v) => v?.replace(/\/+$/, "")),
   SPACE_HOST_SUFFIX: optionalText.transform((v) => v?.toLowerCase().replace(/^\.+|\.+$/g, "")),
@@ -33,6 +52,9 @@ const configSchema = z.object({
   MAX_ACTIVE_CAMPAIGNS: nonNegativeInt(1000),
   /** SPEC §5.7: how long activity and full outcomes are kept, in days (1 to 3,650). */
   ACTIVITY_RETENTION_DAYS: nonNegativeInt(30).refine((days) => days >= 1 && days <= 3650, "activity retention is 1 to 3650 days"),
+  /** SPEC §10: what ADMIN_RATE_LIMITER and USER_RATE_LIMITER are set to in [[ratelimits]], for the headers. */
+  ADMIN_RATE_LIMIT: rateLimitPolicy({ limit: 10_000, windowSeconds: 60 }),
+  USER_RATE_LIMIT: rateLimitPolicy({ limit: 100, windowSeconds: 60 }),
   ADMIN_ROOT_KEY: optionalText,
   SIGNING_KEY_SECRET: optionalText,
   /** Seconds between delivery attempts, comma-separated (local e2e tests shorten it). */
@@ -71,6 +93,9 @@ export type Config = {
   maxActiveCampaigns: number;
   /** How long a user's object keeps activity entries and their outcomes. */
   activityRetentionMs: number;
+  /** The rate-limiting bindings' settings, which the Worker cannot read from them (SPEC §10). */
+  adminRateLimit: RateLimitPolicy;
+  userRateLimit: RateLimitPolicy;
   adminRootKey: string | undefined;
   signingKeySecret: string | undefined;
   /** Delays between delivery attempts; undefined = SPEC §8.1's schedule. */
@@ -94,6 +119,8 @@ export function configOf(env: Env): Config {
     logLevel: v.LOG_LEVEL,
     maxActiveCampaigns: v.MAX_ACTIVE_CAMPAIGNS,
     activityRetentionMs: v.ACTIVITY_RETENTION_DAYS * 86_400_000,
+    adminRateLimit: v.ADMIN_RATE_LIMIT,
+    userRateLimit: v.USER_RATE_LIMIT,
     adminRootKey: v.ADMIN_ROOT_KEY,
     signingKeySecret: v.SIGNING_KEY_SECRET,
     deliveryRetrySchedule: v.DELIVERY_RETRY_SCHEDULE,

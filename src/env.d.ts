@@ -24,6 +24,8 @@ declare global {
       MAX_ACTIVE_CAMPAIGNS?: string;
       /** Days activity entries and their outcomes are kept (SPEC §5.7); default 30. */
       ACTIVITY_RETENTION_DAYS?: string;
+      ADMIN_RATE_LIMIT?: string;
+      USER_RATE_LIMIT?: string;
       /** Seconds between delivery attempts ("5,300,…"); unset = SPEC §8.1. */
       DELIVERY_RETRY_SCHEDULE?: string;
       /** Secret: may do everything in every space. Unset = refused (fail closed). */

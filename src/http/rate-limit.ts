@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import type { RateLimitPolicy } from "../config";
 import { ApiError } from "../errors";
 import type { AppEnv } from "./context";
 
@@ -6,18 +7,19 @@ import type { AppEnv } from "./context";
 // user (token subject), each counted per space. The binding is approximate and per
 // location, as Cloudflare documents it; the limits are set per deployment in
 // wrangler.toml ([[ratelimits]]: 10,000 per minute per admin key, 100 per user). A
-// deployment without the binding is not limited.
+// deployment without the binding is not limited. A binding does not tell the Worker its
+// settings, so the headers and the 429 take them from ADMIN_RATE_LIMIT and
+// USER_RATE_LIMIT ([vars], kept equal to [[ratelimits]]).
 
-const ADMIN_POLICY = { limit: 10_000, windowSeconds: 60 };
-const USER_POLICY = { limit: 100, windowSeconds: 60 };
-
-function limited(policy: { limit: number; windowSeconds: number }): ApiError {
+function limited(policy: RateLimitPolicy): ApiError {
   return new ApiError("rate_limited", `more than ${policy.limit} requests in ${policy.windowSeconds} s; retry later`, [], {
     "Retry-After": String(policy.windowSeconds),
-    "RateLimit-Policy": `${policy.limit};w=${policy.windowSeconds}`,
+    "RateLimit-Policy": policyHeader(policy),
     RateLimit: `limit=${policy.limit}, remaining=0, reset=${policy.windowSeconds}`,
   });
 }
+
+const policyHeader = (policy: RateLimitPolicy) => `${policy.limit};w=${policy.windowSeconds}`;
 
 async function allowed(binding: RateLimit | undefined, key: string): Promise<boolean> {
   if (!binding) return true;
@@ -29,14 +31,16 @@ export const adminRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = c.get("principal");
   const who = principal.kind === "key" ? principal.keyId : "root";
   // Root requests about spaces themselves have no space.
-  if (!(await allowed(c.env.ADMIN_RATE_LIMITER, `${c.get("space")?.id ?? "*"}:${who}`))) throw limited(ADMIN_POLICY);
+  const policy = c.get("config").adminRateLimit;
+  if (!(await allowed(c.env.ADMIN_RATE_LIMITER, `${c.get("space")?.id ?? "*"}:${who}`))) throw limited(policy);
   await next();
-  c.header("RateLimit-Policy", `${ADMIN_POLICY.limit};w=${ADMIN_POLICY.windowSeconds}`);
+  c.header("RateLimit-Policy", policyHeader(policy));
 };
 
 /** After userAuth: the user is the token's subject. */
 export const userRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!(await allowed(c.env.USER_RATE_LIMITER, `${c.get("space").id}:${c.get("userId")}`))) throw limited(USER_POLICY);
+  const policy = c.get("config").userRateLimit;
+  if (!(await allowed(c.env.USER_RATE_LIMITER, `${c.get("space").id}:${c.get("userId")}`))) throw limited(policy);
   await next();
-  c.header("RateLimit-Policy", `${USER_POLICY.limit};w=${USER_POLICY.windowSeconds}`);
+  c.header("RateLimit-Policy", policyHeader(policy));
 };

@@ -372,6 +372,8 @@ describe("configOf", () => {
       logLevel: "info",
       maxActiveCampaigns: 1000,
       activityRetentionMs: 30 * 86_400_000,
+      adminRateLimit: { limit: 10_000, windowSeconds: 60 },
+      userRateLimit: { limit: 100, windowSeconds: 60 },
       adminRootKey: undefined,
       signingKeySecret: undefined,
       deliveryTimeoutMs: 15_000,
@@ -389,6 +391,18 @@ describe("configOf", () => {
     expect(of({ ACTIVITY_RETENTION_DAYS: "7" }).activityRetentionMs).toBe(7 * 86_400_000);
     expect(of({ ACTIVITY_RETENTION_DAYS: "3650" }).activityRetentionMs).toBe(3650 * 86_400_000);
     for (const bad of ["0", "3651", "-1", "1.5", "thirty"]) expect(() => of({ ACTIVITY_RETENTION_DAYS: bad }), bad).toThrow();
+  });
+
+  it("ADMIN_RATE_LIMIT and USER_RATE_LIMIT: what the bindings are set to, limit/10 or limit/60, the SPEC's defaults unless set", () => {
+    expect(of({}).adminRateLimit).toEqual({ limit: 10_000, windowSeconds: 60 });
+    expect(of({}).userRateLimit).toEqual({ limit: 100, windowSeconds: 60 });
+    expect(of({ ADMIN_RATE_LIMIT: "", USER_RATE_LIMIT: " " }).userRateLimit).toEqual({ limit: 100, windowSeconds: 60 });
+    expect(of({ ADMIN_RATE_LIMIT: "5000/10" }).adminRateLimit).toEqual({ limit: 5000, windowSeconds: 10 });
+    expect(of({ USER_RATE_LIMIT: " 30/60 " }).userRateLimit).toEqual({ limit: 30, windowSeconds: 60 });
+    for (const bad of ["0/60", "100/30", "100", "100/60s", "-5/60", "1.5/60", "ten/60"]) {
+      expect(() => of({ USER_RATE_LIMIT: bad }), bad).toThrow();
+      expect(() => of({ ADMIN_RATE_LIMIT: bad }), bad).toThrow();
+    }
   });
 
   it("empty strings mean unset", () => {
@@ -426,6 +440,8 @@ describe("configOf", () => {
       logLevel: "warn",
       maxActiveCampaigns: 5000,
       activityRetentionMs: 30 * 86_400_000,
+      adminRateLimit: { limit: 10_000, windowSeconds: 60 },
+      userRateLimit: { limit: 100, windowSeconds: 60 },
       adminRootKey: "root",
       signingKeySecret: "k1:abc",
       deliveryTimeoutMs: 15_000,
