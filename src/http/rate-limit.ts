@@ -11,6 +11,8 @@ import type { AppEnv } from "./context";
 // settings, so the headers and the 429 take them from ADMIN_RATE_LIMIT and
 // USER_RATE_LIMIT ([vars], kept equal to [[ratelimits]]).
 
+const policyHeader = (policy: RateLimitPolicy) => `${policy.limit};w=${policy.windowSeconds}`;
+
 function limited(policy: RateLimitPolicy): ApiError {
   return new ApiError("rate_limited", `more than ${policy.limit} requests in ${policy.windowSeconds} s; retry later`, [], {
     "Retry-After": String(policy.windowSeconds),
@@ -18,8 +20,6 @@ function limited(policy: RateLimitPolicy): ApiError {
     RateLimit: `limit=${policy.limit}, remaining=0, reset=${policy.windowSeconds}`,
   });
 }
-
-const policyHeader = (policy: RateLimitPolicy) => `${policy.limit};w=${policy.windowSeconds}`;
 
 async function allowed(binding: RateLimit | undefined, key: string): Promise<boolean> {
   if (!binding) return true;
